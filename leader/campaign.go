@@ -1,0 +1,79 @@
+package leader
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// foreignFlags reports whether the key is used by another protocol (a
+// semaphore, say): flags other than a lock's (api.LockFlagValue, or 0 for a
+// plain ?acquire).
+func foreignFlags(pair *api.KVPair) bool {
+	return pair != nil && pair.Flags != 0 && pair.Flags != api.LockFlagValue
+}
+
+// campaign follows the key with blocking queries (no polling) and tries to
+// acquire it with session whenever it is free. Once acquired it leads the
+// term until the term ends and is cleaned up. It returns when the session
+// must be replaced (after a term, or when Consul dropped it) or ctx ended,
+// with the pause to take before campaigning again.
+func (e *Elector) campaign(ctx context.Context, session string, r *retrier) time.Duration {
+	var index uint64
+	for ctx.Err() == nil {
+		pair, next, err := e.getKey(ctx, index, e.cfg.FollowerWait, false)
+		if err != nil {
+			if !r.wait(ctx, "watch key", err) {
+				return 0
+			}
+			continue
+		}
+		seen := e.clock.Now()
+		index = next
+		h, held := holderOf(pair)
+		switch {
+		case held && pair.Session == session:
+			// Our own earlier acquire whose answer was lost.
+			return e.lead(ctx, session, pair, seen, r)
+		case held:
+			e.state.setHolder(&h)
+			if foreignFlags(pair) {
+				r.report("watch key", ErrForeignKey) // the blocking query paces us
+			} else {
+				r.ok()
+			}
+			continue
+		case foreignFlags(pair):
+			e.state.setHolder(nil)
+			r.report("watch key", ErrForeignKey) // a semaphore or similar: never clobber it
+			continue
+		}
+		e.state.setHolder(nil)
+		sent := e.clock.Now()
+		lock, res, err := e.acquire(ctx, session)
+		switch {
+		case err != nil:
+			if !r.wait(ctx, "acquire", err) {
+				return 0
+			}
+		case res == acquired:
+			r.ok()
+			return e.lead(ctx, session, lock, sent, r)
+		case res == sessionGone:
+			e.log.Info("session lost while following; creating a new one", "session", session)
+			return 0
+		case res == lockDelayed:
+			// The previous holder's session was invalidated at or before
+			// seen, so its lock-delay (assumed to equal ours) ends by
+			// seen+LockDelay. A holder with a longer one (api.Lock: 15s)
+			// just costs another round of this.
+			e.log.Debug("lock-delay in force; retrying when it ends", "retry_in", seen.Add(e.cfg.LockDelay).Sub(e.clock.Now()))
+			if !sleep(ctx, e.clock, seen.Add(e.cfg.LockDelay+10*time.Millisecond).Sub(e.clock.Now())) {
+				return 0
+			}
+			index = 0
+		}
+	}
+	return 0
+}

@@ -1,0 +1,218 @@
+package leader
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sync"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
+)
+
+// An Elector campaigns for one Consul key on behalf of this process. Use
+// Run (blocking) or Start/Stop (for lifecycle hooks); an Elector can run
+// again after it stopped. All methods are safe for concurrent use.
+type Elector struct {
+	client     *api.Client
+	cfg        Config
+	log        hclog.Logger
+	clock      clock
+	newBackoff func() backoff.BackOff
+	leaderFunc LeaderFunc
+	state      *state
+	value      []byte // our JSON holder value
+	serviceID  string
+	checkID    string
+
+	mu      sync.Mutex
+	running bool
+	cancel  context.CancelFunc // of Start's run
+	done    chan struct{}      // closed when Start's run returns
+	stopCtx context.Context    // set by Stop, bounds the cleanup
+	runErr  error
+}
+
+// Option configures an Elector.
+type Option func(*Elector)
+
+// WithLogger sets the logger (default: none). Transitions are logged once
+// with the keys key, identity, session, token and reason.
+func WithLogger(l hclog.Logger) Option { return func(e *Elector) { e.log = l } }
+
+// WithBackoff sets the backoff factory used for transient Consul errors
+// (default DefaultBackoff). A BackOff that returns backoff.Stop falls back
+// to PermanentErrorRetry: the campaign never ends on its own.
+func WithBackoff(f func() backoff.BackOff) Option { return func(e *Elector) { e.newBackoff = f } }
+
+// WithLeaderFunc sets the leader work run for every term; see LeaderFunc.
+func WithLeaderFunc(f LeaderFunc) Option { return func(e *Elector) { e.leaderFunc = f } }
+
+// withClock replaces the time source (tests).
+func withClock(c clock) Option { return func(e *Elector) { e.clock = c } }
+
+// New returns an Elector for cfg on client. Zero timings take their
+// defaults; a config that breaks a rule is refused with an error that wraps
+// ErrInvalidConfig and names the field.
+func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
+	if client == nil {
+		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Elector{
+		client: client, cfg: cfg, log: hclog.NewNullLogger(), clock: realClock{},
+		newBackoff: DefaultBackoff, state: newState(cfg.Key, cfg.Identity),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	e.log = e.log.With("key", cfg.Key)
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	e.serviceID = cfg.ServiceName + "-" + hex.EncodeToString(id[:])
+	e.checkID = e.serviceID + ":lease"
+	e.value = newHolderValue(cfg, e.clock.Now())
+	return e, nil
+}
+
+// Config returns the elector's configuration with defaults applied.
+func (e *Elector) Config() Config { return e.cfg }
+
+// Status returns a snapshot of the elector's state.
+func (e *Elector) Status() Status { return e.state.snapshot() }
+
+// IsLeader reports whether a term is active now.
+func (e *Elector) IsLeader() bool {
+	t := e.state.currentTerm()
+	return t != nil && t.Context().Err() == nil
+}
+
+// Term returns the active term, or nil when not leading.
+func (e *Elector) Term() *Term {
+	t := e.state.currentTerm()
+	if t == nil || t.Context().Err() != nil {
+		return nil
+	}
+	return t
+}
+
+// Run campaigns until ctx ends, then gives leadership up in order (term
+// cancelled, leader work awaited for at most StopTimeout, key released,
+// session destroyed) and returns. It returns nil after a clean stop,
+// ErrLeaderWorkRunning if leader work outlived the cleanup, and
+// ErrAlreadyRunning if the elector is running.
+func (e *Elector) Run(ctx context.Context) error {
+	e.mu.Lock()
+	if e.running {
+		e.mu.Unlock()
+		return ErrAlreadyRunning
+	}
+	e.running, e.stopCtx, e.runErr = true, nil, nil
+	e.mu.Unlock()
+	e.run(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.running = false
+	return e.runErr
+}
+
+// Start starts campaigning in the background and returns at once.
+func (e *Elector) Start() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running {
+		return ErrAlreadyRunning
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.running, e.stopCtx, e.runErr = true, nil, nil
+	e.cancel, e.done = cancel, make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.run(ctx)
+	}()
+	return nil
+}
+
+// Stop stops an elector started with Start: it cancels the term, waits
+// for leader work, releases the key before destroying the session (so a
+// successor leads at once, without lock-delay) and deregisters the check.
+// All of it is bounded by ctx: if leader work is still running when ctx
+// ends, the key is not released (a successor waits for Consul to expire
+// it) and Stop returns ErrLeaderWorkRunning.
+func (e *Elector) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.running || e.done == nil {
+		e.mu.Unlock()
+		return ErrNotRunning
+	}
+	cancel, done := e.cancel, e.done
+	e.stopCtx = ctx
+	e.mu.Unlock()
+	cancel()
+	<-done // every cleanup step is bounded by ctx
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.running, e.cancel, e.done = false, nil, nil
+	if e.runErr == nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return e.runErr
+}
+
+// Resign gives leadership up now: the term is cancelled, leader work
+// awaited and the key released; Resign returns then (or when ctx ends).
+// The elector campaigns again after ResignPause. It returns ErrNotLeader
+// when there is no active term.
+func (e *Elector) Resign(ctx context.Context) error {
+	t := e.Term()
+	if t == nil {
+		return ErrNotLeader
+	}
+	t.end(ErrResigned)
+	select {
+	case <-t.released:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Elector) setRunErr(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.runErr = err
+}
+
+// run is the campaign: a fresh session per term, until ctx ends.
+func (e *Elector) run(ctx context.Context) {
+	e.state.setRole(RoleFollower, nil, e.clock.Now())
+	defer e.state.setRole(RoleStopped, nil, e.clock.Now())
+	e.log.Info("campaigning", "identity", e.cfg.Identity)
+	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, state: e.state}
+	hb := e.startHeartbeat(ctx)
+	for ctx.Err() == nil {
+		session, err := e.createSession(ctx, hb, r)
+		if err != nil {
+			break
+		}
+		pause := e.campaign(ctx, session, r)
+		dctx, cancel := context.WithCancel(ctx)
+		if ctx.Err() != nil {
+			cancel()
+			dctx, cancel = e.cleanupContext(ctx)
+		}
+		e.destroySession(dctx, session)
+		cancel()
+		sleep(ctx, e.clock, pause)
+	}
+	cctx, cancel := e.cleanupContext(ctx)
+	defer cancel()
+	hb.stop(cctx)
+	e.state.setHolder(nil)
+	e.log.Info("stopped", "identity", e.cfg.Identity)
+}

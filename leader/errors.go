@@ -1,0 +1,52 @@
+package leader
+
+import "errors"
+
+// Reasons a term ends. A term's Reason (and context.Cause of its Context)
+// is one of these, possibly wrapped; check with errors.Is.
+var (
+	// ErrStopped: the elector was stopped (Stop, or Run's ctx ended).
+	ErrStopped = errors.New("leader: elector stopped")
+	// ErrResigned: the owner gave up leadership with Resign.
+	ErrResigned = errors.New("leader: resigned")
+	// ErrLeaderWorkFailed: the leader function returned an error (or
+	// panicked) while the term was active, so the term was resigned.
+	ErrLeaderWorkFailed = errors.New("leader: leader work failed")
+	// ErrSessionInvalidated: Consul invalidated the session that held the
+	// key (destroyed by an operator, a linked check went critical, TTL).
+	ErrSessionInvalidated = errors.New("leader: session invalidated")
+	// ErrKeyReleased: the key was released by someone else while this
+	// session still existed (an operator's ?release).
+	ErrKeyReleased = errors.New("leader: key released by another client")
+	// ErrKeyDeleted: the key was deleted.
+	ErrKeyDeleted = errors.New("leader: key deleted")
+	// ErrKeyTaken: the key is held by another session.
+	ErrKeyTaken = errors.New("leader: key taken by another session")
+	// ErrConsulUnreachable: Consul did not confirm the lock before the
+	// demote deadline (DemoteAfter after the last confirming request was
+	// sent), so leadership could no longer be assumed.
+	ErrConsulUnreachable = errors.New("leader: consul unreachable past the demote deadline")
+)
+
+// Errors returned by the Elector's methods or recorded in Status.LastError.
+var (
+	// ErrInvalidConfig wraps every configuration error from New.
+	ErrInvalidConfig = errors.New("leader: invalid config")
+	// ErrAlreadyRunning: Run or Start was called on a running elector.
+	ErrAlreadyRunning = errors.New("leader: elector already running")
+	// ErrNotRunning: Stop was called on an elector that is not running.
+	ErrNotRunning = errors.New("leader: elector not running")
+	// ErrNotLeader: Resign was called while not leading.
+	ErrNotLeader = errors.New("leader: not the leader")
+	// ErrPermanent marks a Consul error that retrying will not fix (ACL
+	// denied, invalid request, a key used by something that is not a lock).
+	// The elector keeps retrying, slowly, so that an operator's fix is
+	// picked up, and reports the error in Status and logs.
+	ErrPermanent = errors.New("leader: permanent consul error")
+	// ErrForeignKey: the key is used with flags of another protocol (not
+	// api.LockFlagValue), for instance as a semaphore; it is never clobbered.
+	ErrForeignKey = errors.New("leader: key held with foreign flags")
+	// ErrLeaderWorkRunning: the stop context ended while leader work still
+	// ran, so the key was not released (it expires instead; see Stop).
+	ErrLeaderWorkRunning = errors.New("leader: leader work still running")
+)

@@ -1,0 +1,117 @@
+package leader
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// lead runs one term for session, which holds lock (acquired by a request
+// sent at sent). It returns once the term is over: leader work has ended
+// and the key is released, or left to Consul when it could not be.
+func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, sent time.Time, r *retrier) time.Duration {
+	t := newTerm(context.WithoutCancel(ctx), e.clock, e.cfg.Key, e.cfg.Identity, session,
+		lock.ModifyIndex, lock.LockIndex, sent, e.cfg.DemoteAfter)
+	stopOnCancel := context.AfterFunc(ctx, func() { t.end(ErrStopped) })
+	defer stopOnCancel()
+	defer close(t.released)
+
+	own, _ := holderOf(lock)
+	if own.Foreign { // lost-answer path: the key may carry another value
+		own = Holder{ID: e.cfg.Identity, Session: session, Token: lock.ModifyIndex}
+	}
+	e.state.setHolder(&own)
+	e.state.setRole(RoleLeader, t, e.clock.Now())
+	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
+		"token", t.Token, "lock_index", t.LockIndex)
+
+	w := e.startWork(t)
+	e.confirmLoop(t, session, lock, r)
+
+	reason := t.Reason()
+	e.state.setRole(RoleFollower, nil, e.clock.Now())
+	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
+		"token", t.Token, "reason", reason, "held_for", t.Ended().Sub(t.Started))
+
+	if !e.awaitWork(ctx, w) {
+		// Leader work outlived the stop context: keep the key (no release),
+		// so that no successor can lead while it runs; the session's
+		// destruction then imposes lock-delay on top.
+		e.setRunErr(ErrLeaderWorkRunning)
+		e.log.Error("leader work still running at stop; not releasing the key", "session", session)
+		return 0
+	}
+	if stillHeld(reason) {
+		cctx, cancel := e.cleanupContext(ctx)
+		if err := e.release(cctx, session); err != nil {
+			e.log.Warn("releasing the key", "error", err, "session", session)
+		}
+		cancel()
+	}
+	switch {
+	case errors.Is(reason, ErrResigned), errors.Is(reason, ErrLeaderWorkFailed):
+		return e.cfg.ResignPause
+	default:
+		return 0
+	}
+}
+
+// stillHeld reports whether after a term that ended for reason the
+// session may still hold the key, so it must be released.
+func stillHeld(reason error) bool {
+	return !errors.Is(reason, ErrKeyDeleted) && !errors.Is(reason, ErrKeyTaken) &&
+		!errors.Is(reason, ErrSessionInvalidated) && !errors.Is(reason, ErrKeyReleased)
+}
+
+// confirmLoop keeps asking the Consul leader (consistent blocking queries
+// that return at least every ConfirmInterval) whether session still holds
+// the key. Each answer that says yes moves the term's deadline to the
+// request's send time plus DemoteAfter; any change of the key is seen
+// within one round trip. It returns when the term has ended.
+func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, r *retrier) {
+	ctx := t.Context()
+	index := lock.ModifyIndex
+	for ctx.Err() == nil {
+		sent := e.clock.Now()
+		pair, next, err := e.getKey(ctx, index, e.cfg.ConfirmInterval, true)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.state.setError(err, e.clock.Now())
+				e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
+				sleep(ctx, e.clock, min(r.b.NextBackOff(), e.cfg.ConfirmInterval/2))
+			}
+			continue
+		}
+		index = next
+		switch {
+		case pair == nil:
+			t.end(ErrKeyDeleted)
+		case pair.Session == "":
+			if e.sessionExists(ctx, session) {
+				t.end(ErrKeyReleased)
+			} else {
+				t.end(ErrSessionInvalidated)
+			}
+		case pair.Session != session:
+			t.end(ErrKeyTaken)
+		case t.confirm(sent, e.cfg.DemoteAfter):
+			r.b.Reset()
+			e.state.setError(nil, time.Time{})
+			if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
+				e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
+			}
+		}
+	}
+}
+
+// reassert writes our value back into a key our session still holds.
+func (e *Elector) reassert(ctx context.Context, session string) {
+	if _, res, err := e.acquire(ctx, session); err != nil || res != acquired {
+		e.log.Warn("restoring the key's value", "error", err, "result", res)
+		return
+	}
+	e.log.Info("restored the key's value after an overwrite")
+}

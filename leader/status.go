@@ -1,0 +1,142 @@
+package leader
+
+import (
+	"sync"
+	"time"
+)
+
+// Role is what an elector currently is.
+type Role int
+
+const (
+	// RoleStopped: not running.
+	RoleStopped Role = iota
+	// RoleFollower: campaigning; another candidate (or nobody) leads.
+	RoleFollower
+	// RoleLeader: this elector holds the key and its term is active.
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFollower:
+		return "follower"
+	case RoleLeader:
+		return "leader"
+	default:
+		return "stopped"
+	}
+}
+
+// TermInfo is a snapshot of a term for Status.
+type TermInfo struct {
+	SessionID string
+	Token     uint64
+	Started   time.Time
+	Confirmed time.Time
+	Deadline  time.Time
+}
+
+// Status is a snapshot of an elector's state.
+type Status struct {
+	Role     Role
+	Key      string
+	Identity string
+	// Leader is the current holder of the key as last seen, nil if none
+	// (or not yet known).
+	Leader *Holder
+	// Term is the current term while Role is RoleLeader.
+	Term *TermInfo
+	// Since is when the elector entered Role.
+	Since time.Time
+	// LastError is the latest error talking to Consul, nil after the next
+	// success. LastErrorAt is when it happened.
+	LastError   error
+	LastErrorAt time.Time
+	// Stragglers names leader work that outlived its term (see WithLeaderFunc).
+	Stragglers []string
+}
+
+// state holds what Status reports, and wakes observers of the holder.
+type state struct {
+	mu      sync.Mutex
+	status  Status
+	term    *Term
+	changed chan struct{} // closed and replaced when the holder changes
+}
+
+func newState(key, identity string) *state {
+	return &state{status: Status{Key: key, Identity: identity}, changed: make(chan struct{})}
+}
+
+func (s *state) snapshot() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	if s.term != nil {
+		st.Term = &TermInfo{SessionID: s.term.SessionID, Token: s.term.Token,
+			Started: s.term.Started, Confirmed: s.term.Confirmed(), Deadline: s.term.Deadline()}
+	}
+	if st.Leader != nil {
+		h := *st.Leader
+		st.Leader = &h
+	}
+	st.Stragglers = append([]string(nil), st.Stragglers...)
+	return st
+}
+
+func (s *state) setRole(r Role, t *Term, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status.Role != r {
+		s.status.Role, s.status.Since = r, now
+	}
+	s.term = t
+}
+
+func (s *state) currentTerm() *Term {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.term
+}
+
+// setHolder records the holder; observers are woken if it changed.
+func (s *state) setHolder(h *Holder) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.status.Leader
+	if (old == nil) == (h == nil) && (old == nil || (old.Session == h.Session && old.ID == h.ID)) {
+		if h != nil {
+			s.status.Leader.Token = h.Token
+		}
+		return
+	}
+	s.status.Leader = h
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *state) holder() (*Holder, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status.Leader == nil {
+		return nil, s.changed
+	}
+	h := *s.status.Leader
+	return &h, s.changed
+}
+
+func (s *state) setError(err error, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status.LastError = err
+	if err != nil {
+		s.status.LastErrorAt = now
+	}
+}
+
+func (s *state) setStragglers(names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status.Stragglers = names
+}

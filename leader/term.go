@@ -1,0 +1,150 @@
+package leader
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// A Term is one stretch of leadership. Its Context is cancelled the moment
+// leadership is lost or given up, with the reason as the context's cause.
+// A Term is safe for use from any goroutine.
+type Term struct {
+	// Key is the Consul key held.
+	Key string
+	// Identity is this elector's identity.
+	Identity string
+	// SessionID is the Consul session that holds the key.
+	SessionID string
+	// Token is the fencing token: the key's ModifyIndex right after the
+	// acquire. It strictly increases across successive terms on a key, even
+	// across key deletion (unlike the key's LockIndex). Pass it to the
+	// systems leader work writes to, so that they can reject a stale leader.
+	Token uint64
+	// LockIndex is Consul's lock index after the acquire (informative only:
+	// it is not monotonic).
+	LockIndex uint64
+	// Started is when the acquire was confirmed.
+	Started time.Time
+
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	clock    clock
+	released chan struct{} // closed when the term is fully over (work done, key released)
+
+	mu        sync.Mutex
+	confirmed time.Time // send time of the latest request that confirmed the lock
+	deadline  time.Time // confirmed + DemoteAfter
+	timer     stopper
+	gen       uint64
+	ended     time.Time
+}
+
+func newTerm(parent context.Context, c clock, key, identity, session string, token, lockIndex uint64, sent time.Time, demoteAfter time.Duration) *Term {
+	ctx, cancel := context.WithCancelCause(parent)
+	t := &Term{
+		Key: key, Identity: identity, SessionID: session, Token: token, LockIndex: lockIndex,
+		Started: c.Now(), ctx: ctx, cancel: cancel, clock: c, released: make(chan struct{}),
+	}
+	t.mu.Lock()
+	t.arm(sent, demoteAfter)
+	t.mu.Unlock()
+	return t
+}
+
+// Context is cancelled when the term ends; context.Cause gives the reason.
+func (t *Term) Context() context.Context { return t.ctx }
+
+// Done is closed when the term ends.
+func (t *Term) Done() <-chan struct{} { return t.ctx.Done() }
+
+// Reason is nil while the term lasts, then why it ended (one of the
+// leader package's Err* reasons, possibly wrapped).
+func (t *Term) Reason() error {
+	if t.ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(t.ctx)
+}
+
+// Deadline is the moment the term ends unless Consul confirms the lock
+// again before it: the send time of the last confirming request plus
+// DemoteAfter.
+func (t *Term) Deadline() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.deadline
+}
+
+// Confirmed is the send time of the latest request whose answer confirmed
+// that this term's session still held the key.
+func (t *Term) Confirmed() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.confirmed
+}
+
+// Ended is when the term's context was cancelled (zero while it lasts).
+func (t *Term) Ended() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ended
+}
+
+// confirm records that a request sent at sent saw the lock still held,
+// and moves the deadline. It reports false if the term is already over, or
+// if its deadline passed before the confirmation arrived (then it ends it).
+func (t *Term) confirm(sent time.Time, demoteAfter time.Duration) bool {
+	t.mu.Lock()
+	if !t.ended.IsZero() {
+		t.mu.Unlock()
+		return false
+	}
+	if !t.clock.Now().Before(t.deadline) {
+		t.mu.Unlock()
+		t.end(ErrConsulUnreachable)
+		return false
+	}
+	if sent.After(t.confirmed) {
+		t.arm(sent, demoteAfter)
+	}
+	t.mu.Unlock()
+	return true
+}
+
+// arm sets the deadline to sent+demoteAfter; t.mu must be held.
+func (t *Term) arm(sent time.Time, demoteAfter time.Duration) {
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.gen++
+	gen := t.gen
+	t.confirmed, t.deadline = sent, sent.Add(demoteAfter)
+	t.timer = t.clock.AfterFunc(t.deadline.Sub(t.clock.Now()), func() { t.expire(gen) })
+}
+
+func (t *Term) expire(gen uint64) {
+	t.mu.Lock()
+	stale := gen != t.gen
+	t.mu.Unlock()
+	if !stale {
+		t.end(ErrConsulUnreachable)
+	}
+}
+
+// end cancels the term with reason; only the first call has an effect. It
+// reports whether this call ended the term.
+func (t *Term) end(reason error) bool {
+	t.mu.Lock()
+	if !t.ended.IsZero() {
+		t.mu.Unlock()
+		return false
+	}
+	t.ended = t.clock.Now()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+	t.mu.Unlock()
+	t.cancel(reason)
+	return true
+}

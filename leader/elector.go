@@ -22,6 +22,7 @@ type Elector struct {
 	clock      clock
 	newBackoff func() backoff.BackOff
 	leaderFunc LeaderFunc
+	onError    func(error)
 	state      *state
 	value      []byte // our JSON holder value
 	serviceID  string
@@ -49,6 +50,11 @@ func WithBackoff(f func() backoff.BackOff) Option { return func(e *Elector) { e.
 
 // WithLeaderFunc sets the leader work run for every term; see LeaderFunc.
 func WithLeaderFunc(f LeaderFunc) Option { return func(e *Elector) { e.leaderFunc = f } }
+
+// WithErrorHandler sets a function called with every error the elector
+// meets talking to Consul (after it is recorded in Status). It must not
+// block; IsPermanent tells permanent errors apart.
+func WithErrorHandler(f func(error)) Option { return func(e *Elector) { e.onError = f } }
 
 // withClock replaces the time source (tests).
 func withClock(c clock) Option { return func(e *Elector) { e.clock = c } }
@@ -193,7 +199,7 @@ func (e *Elector) run(ctx context.Context) {
 	e.state.setRole(RoleFollower, nil, e.clock.Now())
 	defer e.state.setRole(RoleStopped, nil, e.clock.Now())
 	e.log.Info("campaigning", "identity", e.cfg.Identity)
-	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, state: e.state}
+	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, note: e.noteError, state: e.state}
 	hb := e.startHeartbeat(ctx)
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
@@ -215,4 +221,12 @@ func (e *Elector) run(ctx context.Context) {
 	hb.stop(cctx)
 	e.state.setHolder(nil)
 	e.log.Info("stopped", "identity", e.cfg.Identity)
+}
+
+// noteError records err in Status and hands it to the error handler.
+func (e *Elector) noteError(err error) {
+	e.state.setError(err, e.clock.Now())
+	if e.onError != nil {
+		e.onError(err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -44,6 +45,12 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		e.log.Error("leader work still running at stop; not releasing the key", "session", session)
 		return 0
 	}
+	var left stragglers
+	if errors.As(w.err, &left) {
+		e.state.setStragglers(left.Stragglers())
+		e.log.Error("leader work left stragglers; not releasing the key", "session", session, "stragglers", left.Stragglers())
+		return 0
+	}
 	if stillHeld(reason) {
 		cctx, cancel := e.cleanupContext(ctx)
 		if err := e.release(cctx, session); err != nil {
@@ -79,7 +86,7 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, r *retr
 		pair, next, err := e.getKey(ctx, index, e.cfg.ConfirmInterval, true)
 		if err != nil {
 			if ctx.Err() == nil {
-				e.state.setError(err, e.clock.Now())
+				e.noteError(fmt.Errorf("confirm leadership: %w", err))
 				e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
 				sleep(ctx, e.clock, min(r.b.NextBackOff(), e.cfg.ConfirmInterval/2))
 			}

@@ -53,6 +53,7 @@ type retrier struct {
 	permanent time.Duration
 	clock     clock
 	log       hclog.Logger
+	note      func(error) // records an error (Elector.noteError)
 	state     *state
 	lastPerm  string
 }
@@ -84,7 +85,7 @@ func (r *retrier) report(op string, err error) { r.record(op, err, 0) }
 
 func (r *retrier) record(op string, err error, retryIn time.Duration) {
 	err = fmt.Errorf("%s: %w", op, err)
-	r.state.setError(err, r.clock.Now())
+	r.note(err)
 	if !IsPermanent(err) {
 		r.log.Warn("consul error; retrying", "error", err, "retry_in", retryIn)
 		return

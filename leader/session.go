@@ -51,7 +51,7 @@ func (h *heartbeat) loop(ctx context.Context) {
 					return
 				}
 				err = fmt.Errorf("register service check: %w", err)
-				e.state.setError(err, e.clock.Now())
+				e.noteError(err)
 				if IsPermanent(err) {
 					wait = e.cfg.PermanentErrorRetry
 					e.log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", wait)

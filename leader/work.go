@@ -16,8 +16,22 @@ import (
 // elector keeps leading.
 type LeaderFunc func(ctx context.Context, term *Term) error
 
+// A stragglers error is what leader work returns when it stopped waiting
+// for some of its parts after the term ended, and they may still run (the
+// lifecycle package's supervisor returns one after its grace period). The
+// elector then does not release the key: it destroys the session, so that
+// Consul's lock-delay keeps successors out for LockDelay more, and reports
+// the names in Status.Stragglers.
+type stragglers interface {
+	error
+	Stragglers() []string
+}
+
 // work is one term's call of the LeaderFunc.
-type work struct{ done chan struct{} }
+type work struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
 
 func (e *Elector) startWork(t *Term) *work {
 	w := &work{done: make(chan struct{})}
@@ -28,6 +42,7 @@ func (e *Elector) startWork(t *Term) *work {
 	go func() {
 		defer close(w.done)
 		err := e.callLeaderFunc(t)
+		w.err = err
 		switch {
 		case err == nil:
 		case t.Context().Err() == nil:

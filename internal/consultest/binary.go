@@ -1,0 +1,86 @@
+package consultest
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// modulePath is the module whose root holds the cached consul binary.
+const modulePath = "github.com/consulelect/consulelect"
+
+// Binary returns the path of the consul binary to run: $CONSUL_BIN if set,
+// else <module root>/.cache/bin/consul if it exists (the module root is the
+// first directory upward from the working directory holding a go.mod whose
+// module line is exactly `module github.com/consulelect/consulelect`), else
+// `consul` on PATH. It fails the test if there is none.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if env := os.Getenv("CONSUL_BIN"); env != "" {
+		bin, err := exec.LookPath(env)
+		if err == nil {
+			bin, err = filepath.Abs(bin)
+		}
+		if err != nil {
+			t.Fatalf("consultest: CONSUL_BIN=%s: %v; run `make consul` (or fix CONSUL_BIN)", env, err)
+		}
+		return bin
+	}
+	if root := moduleRoot(); root != "" {
+		bin := filepath.Join(root, ".cache", "bin", "consul")
+		if isExecutable(bin) {
+			return bin
+		}
+	}
+	if bin, err := exec.LookPath("consul"); err == nil {
+		if abs, err := filepath.Abs(bin); err == nil {
+			return abs
+		}
+	}
+	t.Fatalf("consultest: no consul binary; run `make consul` (or set CONSUL_BIN)")
+	return ""
+}
+
+// moduleRoot returns the first directory upward from the working directory
+// that holds the go.mod of modulePath, or "".
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if isModuleRoot(filepath.Join(dir, "go.mod")) {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// isModuleRoot reports whether the go.mod file at path declares modulePath.
+func isModuleRoot(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "module") {
+			return line == "module "+modulePath
+		}
+	}
+	return false
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}

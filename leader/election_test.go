@@ -28,9 +28,11 @@ func TestExactlyOneLeaderAndHandoff(t *testing.T) {
 	remaining := all
 	for len(remaining) > 1 {
 		cur := waitLeader(t, 10*time.Second, remaining...)
-		if got := led.leaders(); len(got) != 1 || got[0] != electors[cur] {
-			t.Fatalf("ledger says %v lead, elector says %s", got, electors[cur])
-		}
+		// The leader work starts in its own goroutine, a moment after.
+		waitFor(t, time.Second, "the ledger to agree on "+electors[cur], func() bool {
+			got := led.leaders()
+			return len(got) == 1 && got[0] == electors[cur]
+		})
 		stopAt := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := cur.Stop(ctx); err != nil {

@@ -1,6 +1,8 @@
 package leader_test
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -8,6 +10,21 @@ import (
 	"github.com/consulelect/consulelect/internal/consultest"
 )
 
+// TestMain starts one dev agent for the runnable examples (they reach it
+// through CONSUL_HTTP_ADDR, as user code would); tests start their own.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, consultest.LeakOptions()...)
+	_, stop, err := consultest.StartForMain()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting consul for the examples:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	stop()
+	if code == 0 {
+		if err := goleak.Find(consultest.LeakOptions()...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }

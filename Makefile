@@ -7,7 +7,7 @@ CONSUL := $(CACHE)/bin/consul
 export CONSUL_BIN ?= $(CONSUL)
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all consul test vet bench clean
+.PHONY: all consul test vet demo bench clean
 
 all: test
 
@@ -16,19 +16,29 @@ all: test
 consul: $(CONSUL)
 
 $(CONSUL): tools/consul/go.mod tools/consul/go.sum
+	@mkdir -p $(dir $@)
 	@if [ -n "$$CONSUL_BIN" ] && [ "$$CONSUL_BIN" != "$(CONSUL)" ] && [ -x "$$CONSUL_BIN" ]; then \
-	  echo "using CONSUL_BIN=$$CONSUL_BIN"; mkdir -p $(dir $@); ln -sf "$$CONSUL_BIN" $@; \
+	  echo "using CONSUL_BIN=$$CONSUL_BIN"; ln -sf "$$CONSUL_BIN" $@; \
+	elif command -v consul >/dev/null 2>&1; then \
+	  echo "using $$(command -v consul) from PATH"; ln -sf "$$(command -v consul)" $@; \
 	else \
 	  echo "building consul (once, cached in .cache/bin; a cold build takes about 4 minutes)"; \
-	  mkdir -p $(dir $@) && $(GO) build -C tools/consul -o $@ github.com/hashicorp/consul; \
+	  $(GO) build -C tools/consul -o $@ github.com/hashicorp/consul; \
 	fi
-	@touch $@
+	@touch -h $@
 
 vet:
 	$(GO) vet ./...
 
 test: consul vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# A live demo for a person: a Consul agent, three replicas of
+# example-service, a graceful stop and a crash, narrated with timings.
+demo: consul
+	@mkdir -p $(CACHE)/bin
+	$(GO) build -o $(CACHE)/bin/example-service ./example-service
+	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service
 
 clean:
 	rm -rf $(CACHE)

@@ -20,7 +20,7 @@ func Example() {
 	elected := make(chan struct{})
 	e, err := leader.New(client, leader.Config{Key: "example/scheduler", Identity: "replica-1"},
 		leader.WithLeaderFunc(func(ctx context.Context, term *leader.Term) error {
-			fmt.Println("elected, fencing token issued:", term.Token > 0)
+			fmt.Println("elected, fencing token issued:", term.Token > 0, leader.TermFromContext(ctx) == term)
 			close(elected)
 			<-ctx.Done() // do leader-only work until the term ends
 			fmt.Println("term ended:", context.Cause(ctx))
@@ -38,7 +38,7 @@ func Example() {
 	cancel() // graceful: term cancelled, work awaited, key released
 	fmt.Println("run returned:", <-done)
 	// Output:
-	// elected, fencing token issued: true
+	// elected, fencing token issued: true true
 	// role: leader
 	// term ended: leader: elector stopped
 	// run returned: <nil>

@@ -46,9 +46,20 @@ func newTerm(parent context.Context, c clock, key, identity, session string, tok
 		Key: key, Identity: identity, SessionID: session, Token: token, LockIndex: lockIndex,
 		Started: c.Now(), ctx: ctx, cancel: cancel, clock: c, released: make(chan struct{}),
 	}
+	t.ctx = context.WithValue(ctx, termKey{}, t)
 	t.mu.Lock()
 	t.arm(sent, demoteAfter)
 	t.mu.Unlock()
+	return t
+}
+
+type termKey struct{}
+
+// TermFromContext returns the term whose context ctx is or derives from,
+// so that leader-only code that receives only a ctx (a worker) can read the
+// fencing token and session. It returns nil outside a term.
+func TermFromContext(ctx context.Context) *Term {
+	t, _ := ctx.Value(termKey{}).(*Term)
 	return t
 }
 

@@ -1,6 +1,7 @@
 package consultest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -13,23 +14,41 @@ import (
 // user code does. stop kills the agent and removes its files; call it after
 // m.Run.
 func StartForMain() (a *Agent, stop func(), err error) {
-	tb := &mainTB{}
-	defer func() {
-		if p := recover(); p != nil {
-			if f, ok := p.(mainFatal); ok {
-				tb.runCleanups()
-				a, stop, err = nil, nil, fmt.Errorf("%s", string(f))
-				return
-			}
-			panic(p)
-		}
-	}()
-	a = DevServer(tb, Options{})
-	if err := os.Setenv("CONSUL_HTTP_ADDR", a.HTTPAddr); err != nil {
-		tb.runCleanups()
+	tb, cleanup := Standalone()
+	err = Catch(func() { a = DevServer(tb, Options{}) })
+	if err == nil {
+		err = os.Setenv("CONSUL_HTTP_ADDR", a.HTTPAddr)
+	}
+	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
-	return a, func() { _ = os.Unsetenv("CONSUL_HTTP_ADDR"); tb.runCleanups() }, nil
+	return a, func() { _ = os.Unsetenv("CONSUL_HTTP_ADDR"); cleanup() }, nil
+}
+
+// Standalone returns a testing.TB for using the harness outside tests
+// (the demo, benchmarks). Its Fatalf panics; run harness calls inside
+// Catch to turn that into an error. cleanup stops every agent started with
+// it and removes their files.
+func Standalone() (tb testing.TB, cleanup func()) {
+	m := &mainTB{}
+	return m, m.runCleanups
+}
+
+// Catch runs f and returns the failure that a Standalone TB's Fatalf
+// raised in it, if any.
+func Catch(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fatal, ok := p.(mainFatal)
+			if !ok {
+				panic(p)
+			}
+			err = errors.New(string(fatal))
+		}
+	}()
+	f()
+	return nil
 }
 
 // mainTB is the part of testing.TB the harness uses, outside a test.

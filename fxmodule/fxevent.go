@@ -1,0 +1,63 @@
+package fxmodule
+
+import (
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+)
+
+// EventLogger is an opt-in fxevent.Logger that writes fx's own events to
+// an hclog.Logger: failures at Error, the rest at Debug. Use it with
+//
+//	fx.WithLogger(fxmodule.NewEventLogger)
+type EventLogger struct {
+	Logger hclog.Logger
+}
+
+// NewEventLogger returns an EventLogger over log (the app's hclog.Logger).
+func NewEventLogger(log hclog.Logger) fxevent.Logger { return &EventLogger{Logger: log.Named("fx")} }
+
+var _ fxevent.Logger = (*EventLogger)(nil)
+
+// LogEvent logs one fx event.
+func (l *EventLogger) LogEvent(event fxevent.Event) {
+	switch e := event.(type) {
+	case *fxevent.OnStartExecuted:
+		l.log(e.Err, "OnStart hook executed", "callee", e.FunctionName, "caller", e.CallerName, "runtime", e.Runtime)
+	case *fxevent.OnStopExecuted:
+		l.log(e.Err, "OnStop hook executed", "callee", e.FunctionName, "caller", e.CallerName, "runtime", e.Runtime)
+	case *fxevent.Supplied:
+		l.log(e.Err, "supplied", "type", e.TypeName, "module", e.ModuleName)
+	case *fxevent.Provided:
+		l.log(e.Err, "provided", "constructor", e.ConstructorName, "types", strings.Join(e.OutputTypeNames, ","), "module", e.ModuleName)
+	case *fxevent.Decorated:
+		l.log(e.Err, "decorated", "decorator", e.DecoratorName, "module", e.ModuleName)
+	case *fxevent.Invoked:
+		l.log(e.Err, "invoked", "function", e.FunctionName, "module", e.ModuleName)
+	case *fxevent.Stopped:
+		l.log(e.Err, "stopped")
+	case *fxevent.RolledBack:
+		l.log(e.Err, "rolled back")
+	case *fxevent.Started:
+		l.log(e.Err, "started")
+	case *fxevent.LoggerInitialized:
+		l.log(e.Err, "logger initialized", "constructor", e.ConstructorName)
+	case *fxevent.Stopping:
+		l.Logger.Debug("received signal", "signal", e.Signal.String())
+	case *fxevent.RollingBack:
+		l.Logger.Error("start failed, rolling back", "error", e.StartErr)
+	}
+}
+
+func (l *EventLogger) log(err error, msg string, kv ...any) {
+	if err != nil {
+		l.Logger.Error(msg, append(kv, "error", err)...)
+		return
+	}
+	l.Logger.Debug(msg, kv...)
+}
+
+// fx.Option check: the constructor fits fx.WithLogger.
+var _ = fx.WithLogger(NewEventLogger)

@@ -1,0 +1,178 @@
+package fxmodule_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/consulelect/consulelect/fxmodule"
+	"github.com/consulelect/consulelect/hooks"
+	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/leader"
+	"github.com/consulelect/consulelect/lifecycle"
+)
+
+// probe is a worker and a hook that record what happened to them.
+type probe struct {
+	mu        sync.Mutex
+	running   bool
+	runs      int
+	stoppedAt time.Time
+	demoted   []error
+	slowStop  time.Duration
+}
+
+func (p *probe) worker() lifecycle.Worker {
+	return lifecycle.WorkerFunc("probe", func(ctx context.Context) error {
+		p.mu.Lock()
+		p.running, p.runs = true, p.runs+1
+		p.mu.Unlock()
+		<-ctx.Done()
+		time.Sleep(p.slowStop) // a worker that takes a moment to flush
+		p.mu.Lock()
+		p.running, p.stoppedAt = false, time.Now()
+		p.mu.Unlock()
+		return nil
+	})
+}
+
+func (p *probe) hook() hooks.Hook {
+	return hooks.Hook{Name: "probe", OnDemoted: func(_ context.Context, _ *leader.Term, reason error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.demoted = append(p.demoted, reason)
+	}}
+}
+
+func (p *probe) isRunning() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.running
+}
+
+func newApp(t *testing.T, client *api.Client, key, id string, p *probe, e **leader.Elector, extra ...fx.Option) *fxtest.App {
+	return fxtest.New(t, append([]fx.Option{
+		fx.Supply(client),
+		fx.Supply(fxmodule.Config{Leader: leader.Config{Key: key, Identity: id}}),
+		fxmodule.Module,
+		fxmodule.Worker(p.worker()),
+		fxmodule.Hook(p.hook()),
+		fx.Populate(e),
+		fx.NopLogger,
+	}, extra...)...)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The app starts while Consul is down and reports it; once Consul is up it
+// elects, runs the worker; losing the session demotes within one round trip
+// (the worker's ctx is cancelled, OnDemoted runs with the reason); the app
+// then leads again with a new term, and stops cleanly.
+func TestAppLifecycle(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	srv.Kill(t)
+	p := &probe{}
+	var e *leader.Elector
+	app := newApp(t, client, "svc/fx", "app1", p, &e)
+	started := time.Now()
+	app.RequireStart()
+	if took := time.Since(started); took > time.Second {
+		t.Fatalf("OnStart blocked %v while Consul is down", took)
+	}
+	waitFor(t, 5*time.Second, "the outage to be reported", func() bool { return e.Status().LastError != nil })
+
+	srv.Restart(t)
+	waitFor(t, 15*time.Second, "leadership", e.IsLeader)
+	waitFor(t, 2*time.Second, "the worker", p.isRunning)
+
+	term := e.Term()
+	destroyed := time.Now()
+	if _, err := client.Session().Destroy(term.SessionID, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.Config().ConfirmInterval, "the worker to stop within one round trip", func() bool { return !p.isRunning() })
+	t.Logf("worker stopped %v after the session was destroyed", time.Since(destroyed))
+	p.mu.Lock()
+	if len(p.demoted) != 1 || !errors.Is(p.demoted[0], leader.ErrSessionInvalidated) {
+		t.Errorf("OnDemoted reasons %v, want one ErrSessionInvalidated", p.demoted)
+	}
+	p.mu.Unlock()
+	waitFor(t, 10*time.Second, "a new term", func() bool { nt := e.Term(); return nt != nil && nt.Token > term.Token })
+	waitFor(t, 2*time.Second, "the worker again", p.isRunning)
+	app.RequireStop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running || p.runs != 2 || len(p.demoted) != 2 || !errors.Is(p.demoted[1], leader.ErrStopped) {
+		t.Errorf("after stop: running %v, runs %d, demoted %v", p.running, p.runs, p.demoted)
+	}
+}
+
+// On stop, the workers are awaited before the key is released: the other
+// replica leads only after the slow worker returned, and promptly after.
+func TestStopWaitsForWorkersBeforeRelease(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	p1, p2 := &probe{slowStop: 300 * time.Millisecond}, &probe{}
+	var e1, e2 *leader.Elector
+	app1 := newApp(t, client, "svc/fx-stop", "app1", p1, &e1)
+	app1.RequireStart()
+	waitFor(t, 10*time.Second, "app1 to lead", e1.IsLeader)
+	app2 := newApp(t, client, "svc/fx-stop", "app2", p2, &e2)
+	app2.RequireStart()
+	waitFor(t, 5*time.Second, "app2 to follow", func() bool { return e2.Status().Leader != nil })
+	app1.RequireStop()
+	waitFor(t, e2.Config().LockDelay, "app2 to lead", e2.IsLeader)
+	p1.mu.Lock()
+	stopped := p1.stoppedAt
+	p1.mu.Unlock()
+	if gap := e2.Term().Started.Sub(stopped); gap < 0 || gap >= e2.Config().LockDelay {
+		t.Fatalf("app2 led %v after app1's worker stopped; want in [0, LockDelay)", gap)
+	}
+	app2.RequireStop()
+}
+
+// With ShutdownOnPermanentError, a permanent Consul error (ACL denied)
+// shuts the app down with exit code 1.
+func TestShutdownOnPermanentError(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{ACL: true})
+	cfg := srv.Config()
+	cfg.Token = "" // anonymous, default deny
+	client, err := api.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e *leader.Elector
+	app := fxtest.New(t,
+		fx.Supply(client),
+		fx.Supply(fxmodule.Config{Leader: leader.Config{Key: "svc/denied"}, ShutdownOnPermanentError: true}),
+		fxmodule.Module,
+		fx.Populate(&e),
+		fx.NopLogger,
+	)
+	app.RequireStart()
+	select {
+	case sig := <-app.Wait():
+		if sig.ExitCode != 1 {
+			t.Errorf("exit code %d, want 1", sig.ExitCode)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown on a permanent error")
+	}
+	app.RequireStop()
+}

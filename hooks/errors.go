@@ -1,0 +1,20 @@
+package hooks
+
+import "errors"
+
+var (
+	// ErrInvalidHook wraps the errors of NewRunner about a hook (an empty
+	// or duplicate name); the message names the hook.
+	ErrInvalidHook = errors.New("hooks: invalid hook")
+	// ErrInvalidOption wraps the errors of NewRunner about an option.
+	ErrInvalidOption = errors.New("hooks: invalid option")
+	// ErrHookFailed is wrapped by the error of Lead when an OnElected
+	// failed (returned an error, panicked, or overran its timeout).
+	ErrHookFailed = errors.New("hooks: hook failed")
+	// ErrHookTimeout is wrapped, along with ErrHookFailed, when an
+	// OnElected was still running at its deadline.
+	ErrHookTimeout = errors.New("hooks: hook timed out")
+	// ErrPanic is wrapped by the error made of a recovered panic (of a hook
+	// or of the body).
+	ErrPanic = errors.New("hooks: panic")
+)

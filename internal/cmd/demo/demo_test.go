@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/consulelect/consulelect/internal/consultest"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, consultest.LeakOptions()...)
+}
+
+// The demo runs to completion (a quick variant), twice in a row, and
+// tells the story: a leader, a graceful handoff, a crash failover, and
+// every process stopped.
+func TestDemoRunsTwice(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "example-service")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../../example-service").CombinedOutput(); err != nil {
+		t.Fatalf("building example-service: %v\n%s", err, out)
+	}
+	for i := 0; i < 2; i++ {
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		err := run(ctx, &out, settings{service: bin, replicas: 3, observe: 300 * time.Millisecond})
+		cancel()
+		t.Logf("run %d:\n%s", i+1, out.String())
+		if err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+		for _, want := range []*regexp.Regexp{
+			regexp.MustCompile(`replica-\d leads \(fencing token \d+\)`),
+			regexp.MustCompile(`graceful handoff \d+(\.\d+)?m?s after the SIGTERM`),
+			regexp.MustCompile(`crash failover \d+(\.\d+)?m?s after the SIGKILL`),
+			regexp.MustCompile(`stopped every process the demo started`),
+		} {
+			if !want.MatchString(out.String()) {
+				t.Errorf("run %d: output lacks %v", i+1, want)
+			}
+		}
+		if strings.Count(out.String(), "fenced record(s)") < 2 {
+			t.Errorf("run %d: no ledger summaries", i+1)
+		}
+	}
+}

@@ -7,7 +7,7 @@ CONSUL := $(CACHE)/bin/consul
 export CONSUL_BIN ?= $(CONSUL)
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all consul test vet demo bench clean
+.PHONY: all consul test vet demo chaos chaos-long bench clean
 
 all: test
 
@@ -39,6 +39,19 @@ demo: consul
 	@mkdir -p $(CACHE)/bin
 	$(GO) build -o $(CACHE)/bin/example-service ./example-service
 	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service
+
+# Fault injection with an overlap checker (docs/reliability.md). The short
+# default runs in CI; chaos-long is the documented long mode.
+CHAOS_FAULTS ?= 50
+chaos: consul
+	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_FAULTS)
+
+chaos-long: consul
+	$(GO) run ./internal/cmd/chaos -faults 500 -report docs/reliability.md
+
+# Benchmarks side by side with Consul's api.Lock (docs/benchmarks.md).
+bench: consul
+	$(GO) run ./internal/cmd/bench -report docs/benchmarks.md
 
 clean:
 	rm -rf $(CACHE)

@@ -1,0 +1,63 @@
+// Command bench measures consulelect side by side with Consul's own
+// api.Lock (defaults), in the same run on the same agents: graceful
+// handoff, loss detection, crash failover, partition, idle cost, herd and
+// scale. It prints a markdown table and, with -report, writes it to a file.
+// `make bench` runs it and writes docs/benchmarks.md.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// consultestTB is the harness's testing.TB, from consultest.Standalone.
+type consultestTB = testing.TB
+
+// settings of a run.
+type settings struct {
+	quick  bool
+	rows   map[string]bool
+	report string
+}
+
+func main() {
+	var s settings
+	var rows, childImpl, key, addr, profile string
+	flag.BoolVar(&s.quick, "quick", false, "few trials, short windows (a smoke test, not numbers to quote)")
+	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale", "rows to run")
+	flag.StringVar(&s.report, "report", "", "also write the markdown report to this file")
+	flag.StringVar(&childImpl, "child", "", "internal: run as a crash-test holder (ours|apilock)")
+	flag.StringVar(&key, "key", "", "internal: the child's key")
+	flag.StringVar(&addr, "addr", "", "internal: the child's Consul address")
+	flag.StringVar(&profile, "profile", "default", "internal: the child's timing profile")
+	flag.Parse()
+	if childImpl != "" {
+		if err := runChild(childImpl, key, addr, profile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	s.rows = map[string]bool{}
+	for _, r := range strings.Split(rows, ",") {
+		s.rows[strings.TrimSpace(r)] = true
+	}
+	start := time.Now()
+	md, err := run(s)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(md)
+	fmt.Fprintf(os.Stderr, "bench: done in %v\n", time.Since(start).Round(time.Second))
+	if s.report != "" {
+		if err := os.WriteFile(s.report, []byte(md), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+}

@@ -23,10 +23,10 @@ type Elector struct {
 	newBackoff func() backoff.BackOff
 	leaderFunc LeaderFunc
 	onError    func(error)
+	group      *Group
 	state      *state
 	value      []byte // our JSON holder value
 	serviceID  string
-	checkID    string
 
 	mu      sync.Mutex
 	running bool
@@ -66,22 +66,26 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
 	}
+	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: DefaultBackoff}
+	for _, o := range opts {
+		o(e)
+	}
+	if g := e.group; g != nil {
+		if cfg.SessionTTL != 0 {
+			return nil, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
+		}
+		cfg.ServiceName, cfg.CheckTTL, cfg.ConfirmInterval = g.cfg.ServiceName, g.cfg.CheckTTL, g.cfg.ConfirmInterval
+		cfg.DeregisterCriticalAfter = g.cfg.DeregisterCriticalAfter
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Elector{
-		client: client, cfg: cfg, log: hclog.NewNullLogger(), clock: realClock{},
-		newBackoff: DefaultBackoff, state: newState(cfg.Key, cfg.Identity),
-	}
-	for _, o := range opts {
-		o(e)
-	}
+	e.cfg, e.state = cfg, newState(cfg.Key, cfg.Identity)
 	e.log = e.log.With("key", cfg.Key)
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	e.serviceID = cfg.ServiceName + "-" + hex.EncodeToString(id[:])
-	e.checkID = e.serviceID + ":lease"
 	e.value = newHolderValue(cfg, e.clock.Now())
 	return e, nil
 }
@@ -200,7 +204,7 @@ func (e *Elector) run(ctx context.Context) {
 	defer e.state.setRole(RoleStopped, nil, e.clock.Now())
 	e.log.Info("campaigning", "identity", e.cfg.Identity)
 	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, note: e.noteError, state: e.state}
-	hb := e.startHeartbeat(ctx)
+	hb := e.heartbeat(ctx)
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
 		if err != nil {
@@ -218,7 +222,9 @@ func (e *Elector) run(ctx context.Context) {
 	}
 	cctx, cancel := e.cleanupContext(ctx)
 	defer cancel()
-	hb.stop(cctx)
+	if e.group == nil {
+		hb.stop(cctx)
+	}
 	e.state.setHolder(nil)
 	e.log.Info("stopped", "identity", e.cfg.Identity)
 }
@@ -229,4 +235,17 @@ func (e *Elector) noteError(err error) {
 	if e.onError != nil {
 		e.onError(err)
 	}
+}
+
+// heartbeat returns the check this elector's sessions link to: its own
+// (started here, stopped by run) or its group's.
+func (e *Elector) heartbeat(ctx context.Context) *heartbeat {
+	if e.group != nil {
+		return e.group.hb
+	}
+	hb := newHeartbeat(e.client, e.cfg, e.serviceID,
+		map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity},
+		e.clock, e.log, e.noteError)
+	hb.start(ctx)
+	return hb
 }

@@ -30,7 +30,13 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		"token", t.Token, "lock_index", t.LockIndex)
 
 	w := e.startWork(t)
-	e.confirmLoop(t, session, lock, r)
+	if e.group != nil {
+		e.group.watch(e, t, session) // confirmed in batches with the group's other terms
+		<-t.Done()
+		e.group.unwatch(t)
+	} else {
+		e.confirmLoop(t, session, lock, r)
+	}
 
 	reason := t.Reason()
 	e.state.setRole(RoleFollower, nil, e.clock.Now())
@@ -93,25 +99,35 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, r *retr
 			continue
 		}
 		index = next
-		switch {
-		case pair == nil:
-			t.end(ErrKeyDeleted)
-		case pair.Session == "":
-			if e.sessionExists(ctx, session) {
-				t.end(ErrKeyReleased)
-			} else {
-				t.end(ErrSessionInvalidated)
-			}
-		case pair.Session != session:
-			t.end(ErrKeyTaken)
-		case t.confirm(sent, e.cfg.DemoteAfter):
+		if e.judge(ctx, t, session, pair, sent) {
 			r.b.Reset()
-			e.state.setError(nil, time.Time{})
-			if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
-				e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
-			}
 		}
 	}
+}
+
+// judge applies one consistent read of the key, made by a request sent at
+// sent, to term t of session: it ends the term if the lock is lost, else
+// moves its deadline. It reports whether the term was confirmed.
+func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time) bool {
+	switch {
+	case pair == nil || pair.ModifyIndex == 0: // get-or-empty answers a missing key with an empty entry
+		t.end(ErrKeyDeleted)
+	case pair.Session == "":
+		if e.sessionExists(ctx, session) {
+			t.end(ErrKeyReleased)
+		} else {
+			t.end(ErrSessionInvalidated)
+		}
+	case pair.Session != session:
+		t.end(ErrKeyTaken)
+	case t.confirm(sent, e.cfg.DemoteAfter):
+		e.state.setError(nil, time.Time{})
+		if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
+			e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
+		}
+		return true
+	}
+	return false
 }
 
 // reassert writes our value back into a key our session still holds.

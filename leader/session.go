@@ -9,73 +9,89 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
 )
 
 // serfCheckID is the agent's node health check, linked to every session
 // (Consul's default): it invalidates the session when the node fails.
 const serfCheckID = "serfHealth"
 
-// heartbeat keeps this process's service check passing on the local agent.
-// The check is linked to every session of the elector, so a dead or wedged
-// process loses its session CheckTTL after its last pass. It also renews the
-// session when a SessionTTL is configured. The goroutine is started by Run
-// and stopped (and waited for) by Run.
+// heartbeat keeps a service check passing on the local agent. The check
+// is linked to every session that uses it, so a dead or wedged process
+// loses its sessions CheckTTL after its last pass. It also renews one
+// session when a SessionTTL is configured. Its goroutine is started and
+// stopped (and waited for) by its owner: an Elector's Run, or a Group.
 type heartbeat struct {
-	e          *Elector
+	client                 *api.Client
+	serviceID, checkID     string
+	serviceName, checkName string
+	meta                   map[string]string
+	checkTTL, deregister   time.Duration
+	timeout, permanent     time.Duration
+	sessionTTL             time.Duration
+	clock                  clock
+	log                    hclog.Logger
+	note                   func(error)
+
 	registered atomic.Bool
 	ready      chan struct{} // closed after the first successful registration
 	readyOnce  sync.Once
-	session    atomic.Value // string: current session to renew
+	session    atomic.Value // string: the session to renew (SessionTTL)
 	cancel     context.CancelFunc
 	done       chan struct{}
 }
 
-func (e *Elector) startHeartbeat(ctx context.Context) *heartbeat {
-	ctx, cancel := context.WithCancel(ctx)
-	h := &heartbeat{e: e, ready: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+// newHeartbeat returns a heartbeat for a check with cfg's timings; start
+// runs it.
+func newHeartbeat(client *api.Client, cfg Config, serviceID string, meta map[string]string, c clock, log hclog.Logger, note func(error)) *heartbeat {
+	h := &heartbeat{client: client, serviceID: serviceID, checkID: serviceID + ":lease",
+		serviceName: cfg.ServiceName, checkName: "consulelect lease", meta: meta,
+		checkTTL: cfg.CheckTTL, deregister: cfg.DeregisterCriticalAfter, timeout: cfg.RequestTimeout,
+		permanent: cfg.PermanentErrorRetry, sessionTTL: cfg.SessionTTL, clock: c, log: log, note: note,
+		ready: make(chan struct{}), done: make(chan struct{})}
 	h.session.Store("")
-	go h.loop(ctx)
 	return h
+}
+
+func (h *heartbeat) start(ctx context.Context) {
+	ctx, h.cancel = context.WithCancel(ctx)
+	go h.loop(ctx)
 }
 
 func (h *heartbeat) loop(ctx context.Context) {
 	defer close(h.done)
-	e := h.e
-	pass := e.cfg.CheckTTL / 3
 	var lastRenew time.Time
 	for {
-		wait := pass
+		wait := h.checkTTL / 3
 		if !h.registered.Load() {
-			if err := e.registerService(ctx); err != nil {
+			if err := h.register(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				err = fmt.Errorf("register service check: %w", err)
-				e.noteError(err)
+				h.note(err)
 				if IsPermanent(err) {
-					wait = e.cfg.PermanentErrorRetry
-					e.log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", wait)
+					wait = h.permanent
+					h.log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", wait)
 				} else {
-					e.log.Warn("consul error; retrying", "error", err, "service_id", e.serviceID)
+					h.log.Warn("consul error; retrying", "error", err, "service_id", h.serviceID)
 				}
 			} else {
 				h.registered.Store(true)
 				h.readyOnce.Do(func() { close(h.ready) })
 			}
-		} else if err := e.passCheck(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("passing the session's check", "error", err, "check_id", e.checkID)
+		} else if err := h.pass(ctx); err != nil && ctx.Err() == nil {
+			h.log.Warn("passing the session's check", "error", err, "check_id", h.checkID)
 			if strings.Contains(err.Error(), "does not have associated TTL") || strings.Contains(err.Error(), "Unknown check") {
 				h.registered.Store(false) // the agent lost it (restart without state): register again
 			}
 		}
-		if ttl := e.cfg.SessionTTL; ttl > 0 && e.clock.Now().Sub(lastRenew) >= ttl/3 {
-			if id, _ := h.session.Load().(string); id != "" {
-				if err := e.renewSession(ctx, id); err == nil {
-					lastRenew = e.clock.Now()
-				}
+		if h.sessionTTL > 0 && h.clock.Now().Sub(lastRenew) >= h.sessionTTL/3 {
+			if id, _ := h.session.Load().(string); id != "" && h.renew(ctx, id) == nil {
+				lastRenew = h.clock.Now()
 			}
 		}
-		if !sleep(ctx, e.clock, wait) {
+		if !sleep(ctx, h.clock, wait) {
 			return
 		}
 	}
@@ -86,43 +102,38 @@ func (h *heartbeat) loop(ctx context.Context) {
 func (h *heartbeat) stop(ctx context.Context) {
 	h.cancel()
 	<-h.done
-	rctx, cancel := context.WithTimeout(ctx, h.e.cfg.RequestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	if err := h.e.client.Agent().ServiceDeregisterOpts(h.e.serviceID, (&api.QueryOptions{}).WithContext(rctx)); err != nil {
-		h.e.log.Warn("deregistering the session's service", "error", err, "service_id", h.e.serviceID)
+	if err := h.client.Agent().ServiceDeregisterOpts(h.serviceID, (&api.QueryOptions{}).WithContext(rctx)); err != nil {
+		h.log.Warn("deregistering the session's service", "error", err, "service_id", h.serviceID)
 	}
 }
 
-func (e *Elector) registerService(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+func (h *heartbeat) register(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
 	reg := &api.AgentServiceRegistration{
-		ID:   e.serviceID,
-		Name: e.cfg.ServiceName,
-		Meta: map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity},
+		ID: h.serviceID, Name: h.serviceName, Meta: h.meta,
 		Check: &api.AgentServiceCheck{
-			CheckID:                        e.checkID,
-			Name:                           "consulelect lease for " + e.cfg.Key,
-			TTL:                            e.cfg.CheckTTL.String(),
-			Status:                         api.HealthPassing,
-			DeregisterCriticalServiceAfter: e.cfg.DeregisterCriticalAfter.String(),
+			CheckID: h.checkID, Name: h.checkName, TTL: h.checkTTL.String(), Status: api.HealthPassing,
+			DeregisterCriticalServiceAfter: h.deregister.String(),
 		},
 	}
-	return e.client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(rctx))
+	return h.client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(rctx))
 }
 
-// passCheck passes the TTL check. The output never changes, so the agent
-// does not forward anything to the servers: the heartbeat is agent-local.
-func (e *Elector) passCheck(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+// pass passes the TTL check. The output never changes, so the agent does
+// not forward anything to the servers: the heartbeat is agent-local.
+func (h *heartbeat) pass(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	return e.client.Agent().UpdateTTLOpts(e.checkID, "", api.HealthPassing, (&api.QueryOptions{}).WithContext(rctx))
+	return h.client.Agent().UpdateTTLOpts(h.checkID, "", api.HealthPassing, (&api.QueryOptions{}).WithContext(rctx))
 }
 
-func (e *Elector) renewSession(ctx context.Context, id string) error {
-	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+func (h *heartbeat) renew(ctx context.Context, id string) error {
+	rctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	_, _, err := e.client.Session().Renew(id, e.writeOpts(rctx))
+	_, _, err := h.client.Session().Renew(id, (&api.WriteOptions{}).WithContext(rctx))
 	return err
 }
 
@@ -139,7 +150,7 @@ func (e *Elector) createSession(ctx context.Context, hb *heartbeat, r *retrier) 
 		LockDelay:     e.cfg.LockDelay,
 		Behavior:      api.SessionBehaviorRelease,
 		NodeChecks:    []string{serfCheckID},
-		ServiceChecks: []api.ServiceCheck{{ID: e.checkID}},
+		ServiceChecks: []api.ServiceCheck{{ID: hb.checkID}},
 	}
 	if e.cfg.SessionTTL > 0 {
 		se.TTL = e.cfg.SessionTTL.String()

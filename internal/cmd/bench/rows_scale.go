@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -22,13 +23,23 @@ type scaleResult struct {
 	reqPerSec float64       // requests/s at steady state
 }
 
-func benchScaleOurs(cfg *api.Config, n int, window time.Duration, opts ...leader.Option) (scaleResult, error) {
+// benchScaleOurs runs n electors in one leader.Group (one check, one
+// batched confirmation loop), as the README recommends for many keys.
+func benchScaleOurs(cfg *api.Config, n int, window time.Duration) (scaleResult, error) {
 	var c counter
 	client := countedClient(cfg, &c)
+	g, err := leader.NewGroup(client, leader.GroupConfig{})
+	if err != nil {
+		return scaleResult{}, err
+	}
+	if err := g.Start(); err != nil {
+		return scaleResult{}, err
+	}
+	defer func() { _ = g.Stop(context.Background()) }() // after the electors' deferred stops
 	var es []*leader.Elector
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
-		e, stop := ours(client, leader.Config{Key: fmt.Sprintf("bench/scale/ours-%d", i), Identity: "scale"}, opts...)
+		e, stop := ours(client, leader.Config{Key: fmt.Sprintf("bench/scale/ours-%d", i), Identity: "scale"}, leader.WithGroup(g))
 		defer stop()
 		es = append(es, e)
 	}

@@ -16,7 +16,7 @@ type trials struct {
 
 func trialsFor(quick bool) trials {
 	if quick {
-		return trials{handoff: 5, loss: 5, crash: 1, crashAPILock: 1, partition: 1, herdHandoffs: 2, scaleN: 50,
+		return trials{handoff: 5, loss: 5, crash: 1, crashAPILock: 1, partition: 1, herdHandoffs: 2, scaleN: 1000,
 			idle: 5 * time.Second, scaleWindow: 3 * time.Second}
 	}
 	return trials{handoff: 60, loss: 60, crash: 7, crashAPILock: 5, partition: 3, herdHandoffs: 10, scaleN: 1000,

@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -14,13 +15,26 @@ func foreignFlags(pair *api.KVPair) bool {
 	return pair != nil && pair.Flags != 0 && pair.Flags != api.LockFlagValue
 }
 
+// lastValue is the candidate ID in a free key's value, if it is ours.
+func lastValue(pair *api.KVPair) string {
+	if pair == nil {
+		return ""
+	}
+	var h Holder
+	if json.Unmarshal(pair.Value, &h) != nil {
+		return ""
+	}
+	return h.Candidate
+}
+
 // campaign follows the key with blocking queries (no polling) and tries to
 // acquire it with session whenever it is free. Once acquired it leads the
 // term until the term ends and is cleaned up. It returns when the session
 // must be replaced (after a term, or when Consul dropped it) or ctx ended,
 // with the pause to take before campaigning again.
-func (e *Elector) campaign(ctx context.Context, session string, r *retrier) time.Duration {
+func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line *candidates) time.Duration {
 	var index uint64
+	var lastHolder string // the candidate ID of the last holder seen
 	for ctx.Err() == nil {
 		pair, next, err := e.getKey(ctx, index, e.cfg.FollowerWait, false)
 		if err != nil {
@@ -38,6 +52,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier) time
 			return e.lead(ctx, session, pair, seen, r)
 		case held:
 			e.state.setHolder(&h)
+			lastHolder = h.Candidate
 			if foreignFlags(pair) {
 				r.report("watch key", ErrForeignKey) // the blocking query paces us
 			} else {
@@ -50,6 +65,21 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier) time
 			continue
 		}
 		e.state.setHolder(nil)
+		if prev := lastValue(pair); prev != "" {
+			lastHolder = prev // a released key keeps its last holder's value
+		}
+		if d := line.delay(e.serviceID, lastHolder); d > 0 {
+			// Not first in line: wait our turn on the key. If the first
+			// acquires meanwhile, the query returns and we do not try.
+			if p, next, err := e.getKey(ctx, index, d, false); err == nil {
+				index = next
+				if h, held := holderOf(p); held && p.Session != session {
+					e.state.setHolder(&h)
+					lastHolder = h.Candidate
+					continue
+				}
+			}
+		}
 		sent := e.clock.Now()
 		lock, res, err := e.acquire(ctx, session)
 		switch {

@@ -86,7 +86,7 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	e.serviceID = cfg.ServiceName + "-" + hex.EncodeToString(id[:])
-	e.value = newHolderValue(cfg, e.clock.Now())
+	e.value = newHolderValue(cfg, e.serviceID, e.clock.Now())
 	return e, nil
 }
 
@@ -205,12 +205,17 @@ func (e *Elector) run(ctx context.Context) {
 	e.log.Info("campaigning", "identity", e.cfg.Identity)
 	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, note: e.noteError, state: e.state}
 	hb := e.heartbeat(ctx)
+	var line *candidates // a group's electors share a service: no line
+	if e.group == nil {
+		line = e.startCandidates(ctx)
+		defer line.stop()
+	}
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
 		if err != nil {
 			break
 		}
-		pause := e.campaign(ctx, session, r)
+		pause := e.campaign(ctx, session, r, line)
 		dctx, cancel := context.WithCancel(ctx)
 		if ctx.Err() != nil {
 			cancel()

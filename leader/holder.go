@@ -17,6 +17,8 @@ type Holder struct {
 	PID      int               `json:"pid,omitempty"`
 	Started  time.Time         `json:"started"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Candidate is the holder elector's service ID in the catalog.
+	Candidate string `json:"candidate,omitempty"`
 
 	// Session is the Consul session holding the key (from Consul, not the
 	// value).
@@ -31,11 +33,12 @@ type Holder struct {
 }
 
 // newHolderValue is the value this elector writes on acquire.
-func newHolderValue(cfg Config, started time.Time) []byte {
+func newHolderValue(cfg Config, serviceID string, started time.Time) []byte {
 	host, _ := os.Hostname()
 	b, _ := json.Marshal(Holder{
 		ID: cfg.Identity, Hostname: host, Address: cfg.Address,
 		PID: os.Getpid(), Started: started.UTC().Round(time.Millisecond), Metadata: cfg.Metadata,
+		Candidate: serviceID,
 	})
 	return b
 }

@@ -40,6 +40,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 
 	reason := t.Reason()
 	e.state.setRole(RoleFollower, nil, e.clock.Now())
+	e.state.setHolder(nil) // unknown until the key is read again
 	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
 		"token", t.Token, "reason", reason, "held_for", t.Ended().Sub(t.Started))
 

@@ -189,7 +189,10 @@ func (e *Elector) destroySession(ctx context.Context, id string) {
 func (e *Elector) release(ctx context.Context, session string) error {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
-	ok, _, err := e.client.KV().Release(&api.KVPair{Key: e.cfg.Key, Session: session, Flags: api.LockFlagValue}, e.writeOpts(rctx))
+	// The value stays ours (as api.Lock does): followers that wake on the
+	// release see who held it and leave that one out of the line.
+	pair := &api.KVPair{Key: e.cfg.Key, Session: session, Flags: api.LockFlagValue, Value: e.value}
+	ok, _, err := e.client.KV().Release(pair, e.writeOpts(rctx))
 	if err != nil {
 		return fmt.Errorf("release %q: %w", e.cfg.Key, err)
 	}

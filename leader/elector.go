@@ -117,6 +117,9 @@ func (e *Elector) Term() *Term {
 // ErrLeaderWorkRunning if leader work outlived the cleanup, and
 // ErrAlreadyRunning if the elector is running.
 func (e *Elector) Run(ctx context.Context) error {
+	if err := e.groupReady(); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	if e.running {
 		e.mu.Unlock()
@@ -133,6 +136,9 @@ func (e *Elector) Run(ctx context.Context) error {
 
 // Start starts campaigning in the background and returns at once.
 func (e *Elector) Start() error {
+	if err := e.groupReady(); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.running {
@@ -253,4 +259,13 @@ func (e *Elector) heartbeat(ctx context.Context) *heartbeat {
 		e.clock, e.log, e.noteError)
 	hb.start(ctx)
 	return hb
+}
+
+// groupReady refuses to run in a Group that has not been started, where
+// the elector would wait for a check that nobody registers.
+func (e *Elector) groupReady() error {
+	if e.group != nil && !e.group.running() {
+		return fmt.Errorf("%w: start the elector's Group first", ErrNotRunning)
+	}
+	return nil
 }

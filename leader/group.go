@@ -119,6 +119,12 @@ func (g *Group) Stop(ctx context.Context) error {
 	return nil
 }
 
+func (g *Group) running() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.done != nil
+}
+
 func (g *Group) watch(e *Elector, t *Term, session string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -133,7 +133,7 @@ func TestGroupHungPathDemotesBeforeSuccessor(t *testing.T) {
 	proxy.Unfreeze()
 }
 
-func TestGroupRejectsSessionTTL(t *testing.T) {
+func TestGroupMisuseIsRefused(t *testing.T) {
 	client, _ := api.NewClient(api.DefaultConfig())
 	g, err := leader.NewGroup(client, leader.GroupConfig{})
 	if err != nil {
@@ -142,5 +142,12 @@ func TestGroupRejectsSessionTTL(t *testing.T) {
 	_, err = leader.New(client, leader.Config{Key: "k", SessionTTL: 20 * time.Second}, leader.WithGroup(g))
 	if !errors.Is(err, leader.ErrInvalidConfig) {
 		t.Fatalf("err = %v, want ErrInvalidConfig", err)
+	}
+	e, err := leader.New(client, leader.Config{Key: "k"}, leader.WithGroup(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(); !errors.Is(err, leader.ErrNotRunning) {
+		t.Fatalf("Start in a group not started: %v, want ErrNotRunning", err)
 	}
 }

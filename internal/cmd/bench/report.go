@@ -73,6 +73,7 @@ func (r *report) markdown() string {
 	}
 	w("\n¹ fast profile: LockDelay 1.5s, DemoteAfter 1s, ConfirmInterval 250ms, CheckTTL 600ms (the safety inequality holds: 1.5s − 1s ≥ 250ms).\n")
 	w("² RSS of the whole bench process at that point; the two scale runs are sequential in one process, so the api.Lock figure includes what the Go runtime kept from the first run.\n")
+	b.WriteString(readingNotes)
 	return b.String()
 }
 
@@ -137,3 +138,43 @@ func consulVersion(bin string) string {
 	}
 	return strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
 }
+
+// readingNotes explain the rows; they hold for any run, so they carry no
+// numbers.
+const readingNotes = `
+## Reading the table
+
+- **Handoff and loss detection** are one blocking-query round trip for
+  both: a release or a destroyed session wakes the waiting query at once.
+  consulelect's loss detection adds one request (a session lookup that
+  tells "released" from "invalidated" for the term's reason).
+- **Crash failover** is CheckTTL + LockDelay for consulelect (the process's
+  TTL check goes critical, then lock-delay), and 2 × session TTL + 15s
+  lock-delay for api.Lock, whose session outlives the process until its TTL
+  expires.
+- **Partition.** consulelect's holder ends its term DemoteAfter after its
+  last confirmation, before Consul can let anyone else acquire (LockDelay
+  after invalidating the session): the overlap is negative. api.Lock's
+  holder is never told while its agent is frozen: it keeps "leading" next
+  to the new holder until the agent comes back.
+- **Idle cost: where we are worse, and why.** A consulelect leader sends
+  one consistent blocking query per ConfirmInterval (500ms) to the servers,
+  about 120 a minute, where an api.Lock leader renews its session every
+  7.5s. That is the price of the demote deadline: a leader that must stop
+  before anyone else can start needs a fresh confirmation at least every
+  DemoteAfter − ConfirmInterval, and api.Lock, which never demotes itself,
+  pays nothing for that and is unsafe in the partition row. The cost is
+  per process, not per key, with a leader.Group (scale row), and
+  ConfirmInterval can be raised up to DemoteAfter/3 (with DemoteAfter and
+  LockDelay raised too) where Consul load matters more than failover time.
+  Followers cost almost nothing: a blocking query that Consul wakes only on
+  changes, and a check pass every CheckTTL/3 that the local agent answers
+  without forwarding.
+- **Herd.** api.Lock's waiters all try to acquire when the key is
+  released. consulelect followers keep a line (the live candidates from the
+  health catalog): the first tries at once, the k-th only if the key is
+  still free k × 5ms later.
+- **Scale** runs consulelect's electors in one leader.Group, which confirms
+  up to 64 terms per consistent read transaction; api.Lock runs one session
+  renewal and one monitoring query per lock.
+`

@@ -48,8 +48,17 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 		h, held := holderOf(pair)
 		switch {
 		case held && pair.Session == session:
-			// Our own earlier acquire whose answer was lost.
-			return e.lead(ctx, session, pair, seen, r)
+			// Our own earlier acquire whose answer was lost. Do not lead
+			// from this (non-consistent) read: acquire again, which Consul
+			// grants to the holding session, dated by its send time.
+		case held && h.Candidate == e.serviceID:
+			// A session of ours that a failed cleanup left holding the key
+			// (consul #2371's zombie): destroy it, so the key is freed.
+			e.log.Warn("destroying a stale session of ours that holds the key", "session", pair.Session)
+			if err := e.destroySession(ctx, pair.Session); err != nil {
+				r.wait(ctx, "destroy stale session", err)
+			}
+			continue
 		case held:
 			e.state.setHolder(&h)
 			lastHolder = h.Candidate
@@ -92,6 +101,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			return e.lead(ctx, session, lock, sent, r)
 		case res == sessionGone:
 			e.log.Info("session lost while following; creating a new one", "session", session)
+			r.wait(ctx, "acquire", errSessionGone) // sessions that keep dying are retried with backoff
 			return 0
 		case res == lockDelayed:
 			// The previous holder's session was invalidated at or before

@@ -74,8 +74,12 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 		if cfg.SessionTTL != 0 {
 			return nil, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
 		}
+		if cfg.Datacenter != "" && cfg.Datacenter != g.cfg.Datacenter {
+			return nil, fmt.Errorf("%w: Datacenter %q differs from its Group's %q", ErrInvalidConfig, cfg.Datacenter, g.cfg.Datacenter)
+		}
 		cfg.ServiceName, cfg.CheckTTL, cfg.ConfirmInterval = g.cfg.ServiceName, g.cfg.CheckTTL, g.cfg.ConfirmInterval
-		cfg.DeregisterCriticalAfter = g.cfg.DeregisterCriticalAfter
+		cfg.DeregisterCriticalAfter, cfg.Datacenter = g.cfg.DeregisterCriticalAfter, g.cfg.Datacenter
+		cfg.RequestTimeout, cfg.PermanentErrorRetry = g.cfg.RequestTimeout, g.cfg.PermanentErrorRetry
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -173,7 +177,9 @@ func (e *Elector) Stop(ctx context.Context) error {
 	<-done // every cleanup step is bounded by ctx
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.running, e.cancel, e.done = false, nil, nil
+	if e.done == done { // a concurrent Stop may have reset it, and a Start begun anew
+		e.running, e.cancel, e.done = false, nil, nil
+	}
 	if e.runErr == nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -222,18 +228,12 @@ func (e *Elector) run(ctx context.Context) {
 			break
 		}
 		pause := e.campaign(ctx, session, r, line)
-		dctx, cancel := context.WithCancel(ctx)
-		if ctx.Err() != nil {
-			cancel()
-			dctx, cancel = e.cleanupContext(ctx)
-		}
-		e.destroySession(dctx, session)
-		cancel()
+		e.destroyWithRetry(ctx, session, r)
 		sleep(ctx, e.clock, pause)
 	}
-	cctx, cancel := e.cleanupContext(ctx)
-	defer cancel()
 	if e.group == nil {
+		cctx, cancel := e.bestEffort(ctx)
+		defer cancel()
 		hb.stop(cctx)
 	}
 	e.state.setHolder(nil)
@@ -257,7 +257,9 @@ func (e *Elector) heartbeat(ctx context.Context) *heartbeat {
 	hb := newHeartbeat(e.client, e.cfg, e.serviceID,
 		map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity},
 		e.clock, e.log, e.noteError)
-	hb.start(ctx)
+	// Not Run's ctx: the check must keep passing while a stopping leader
+	// waits for its work (the key stays ours); run stops it at the end.
+	hb.start(context.WithoutCancel(ctx))
 	return hb
 }
 
@@ -268,4 +270,33 @@ func (e *Elector) groupReady() error {
 		return fmt.Errorf("%w: start the elector's Group first", ErrNotRunning)
 	}
 	return nil
+}
+
+// destroyWithRetry destroys a used session, retrying transient errors: a
+// session left behind would keep holding the key (its check still passes).
+// It gives up only when the cleanup bound ends or the error is permanent.
+func (e *Elector) destroyWithRetry(ctx context.Context, session string, r *retrier) {
+	dctx, cancel := ctx, context.CancelFunc(func() {})
+	if ctx.Err() != nil {
+		dctx, cancel = e.bestEffort(ctx)
+	}
+	defer cancel()
+	for {
+		err := e.destroySession(dctx, session)
+		if err == nil || IsPermanent(err) || !r.wait(dctx, "destroy session", err) {
+			return
+		}
+	}
+}
+
+// bestEffort bounds a cleanup step that must run even when the stop
+// context has already ended (destroying the session, deregistering the
+// check): one RequestTimeout.
+func (e *Elector) bestEffort(ctx context.Context) (context.Context, context.CancelFunc) {
+	cctx, cancel := e.cleanupContext(ctx)
+	if cctx.Err() == nil {
+		return cctx, cancel
+	}
+	cancel()
+	return context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RequestTimeout)
 }

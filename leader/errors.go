@@ -50,3 +50,6 @@ var (
 	// ran, so the key was not released (it expires instead; see Stop).
 	ErrLeaderWorkRunning = errors.New("leader: leader work still running")
 )
+
+// errSessionGone: Consul no longer knows the session (while following).
+var errSessionGone = errors.New("leader: session no longer exists")

@@ -98,7 +98,7 @@ func (g *Group) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	g.cancel, g.done = cancel, make(chan struct{})
 	g.hb.start(ctx)
-	go g.loop(ctx)
+	go g.loop(ctx, g.done)
 	return nil
 }
 
@@ -137,8 +137,8 @@ func (g *Group) unwatch(t *Term) {
 	delete(g.members, t)
 }
 
-func (g *Group) loop(ctx context.Context) {
-	defer close(g.done)
+func (g *Group) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
 	for sleep(ctx, g.clock, g.cfg.ConfirmInterval) {
 		g.mu.Lock()
 		terms := make([]*Term, 0, len(g.members))
@@ -147,10 +147,18 @@ func (g *Group) loop(ctx context.Context) {
 			terms, members = append(terms, t), append(members, m)
 		}
 		g.mu.Unlock()
+		// Batches run concurrently: one slow batch must not hold the
+		// others past their deadlines.
+		var wg sync.WaitGroup
 		for i := 0; i < len(terms); i += maxBatch {
 			j := min(i+maxBatch, len(terms))
-			g.confirm(ctx, terms[i:j], members[i:j])
+			wg.Add(1)
+			go func(ts []*Term, ms []member) {
+				defer wg.Done()
+				g.confirm(ctx, ts, ms)
+			}(terms[i:j], members[i:j])
 		}
+		wg.Wait()
 	}
 }
 

@@ -95,7 +95,11 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, r *retr
 			if ctx.Err() == nil {
 				e.noteError(fmt.Errorf("confirm leadership: %w", err))
 				e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
-				sleep(ctx, e.clock, min(r.b.NextBackOff(), e.cfg.ConfirmInterval/2))
+				d := r.b.NextBackOff()
+				if d < 0 || d > e.cfg.ConfirmInterval/2 { // backoff.Stop, or too long to keep up
+					d = e.cfg.ConfirmInterval / 2
+				}
+				sleep(ctx, e.clock, d)
 			}
 			continue
 		}

@@ -48,18 +48,21 @@ func newHeartbeat(client *api.Client, cfg Config, serviceID string, meta map[str
 		serviceName: cfg.ServiceName, checkName: "consulelect lease", meta: meta,
 		checkTTL: cfg.CheckTTL, deregister: cfg.DeregisterCriticalAfter, timeout: cfg.RequestTimeout,
 		permanent: cfg.PermanentErrorRetry, sessionTTL: cfg.SessionTTL, clock: c, log: log, note: note,
-		ready: make(chan struct{}), done: make(chan struct{})}
+		ready: make(chan struct{})}
 	h.session.Store("")
 	return h
 }
 
+// start runs the heartbeat until stop; a heartbeat can be started again
+// after it stopped (a Group restarted).
 func (h *heartbeat) start(ctx context.Context) {
 	ctx, h.cancel = context.WithCancel(ctx)
-	go h.loop(ctx)
+	h.done = make(chan struct{})
+	go h.loop(ctx, h.done)
 }
 
-func (h *heartbeat) loop(ctx context.Context) {
-	defer close(h.done)
+func (h *heartbeat) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
 	var lastRenew time.Time
 	for {
 		wait := h.checkTTL / 3
@@ -177,12 +180,13 @@ func (e *Elector) createSession(ctx context.Context, hb *heartbeat, r *retrier) 
 
 // destroySession destroys a session (its keys should be released first:
 // destroying a holding session imposes lock-delay on the successor).
-func (e *Elector) destroySession(ctx context.Context, id string) {
+func (e *Elector) destroySession(ctx context.Context, id string) error {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := e.client.Session().Destroy(id, e.writeOpts(rctx)); err != nil {
-		e.log.Warn("destroying session", "session", id, "error", err)
+		return fmt.Errorf("destroy session %s: %w", id, err)
 	}
+	return nil
 }
 
 // release releases the key if session still holds it.
@@ -205,7 +209,7 @@ func (e *Elector) release(ctx context.Context, session string) error {
 // sessionExists tells whether the session still exists (for the reason of
 // a loss); errors count as "exists" so that the reason is the milder one.
 func (e *Elector) sessionExists(ctx context.Context, id string) bool {
-	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, min(e.cfg.RequestTimeout, e.cfg.ConfirmInterval))
 	defer cancel()
 	s, _, err := e.client.Session().Info(id, e.queryOpts(rctx))
 	return err != nil || s != nil

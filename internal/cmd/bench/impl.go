@@ -56,14 +56,34 @@ func lockAsync(client *api.Client, key string) *apiLock {
 	a := &apiLock{lock: l, held: make(chan time.Time, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		lost, err := l.Lock(a.stop)
-		if err != nil || lost == nil {
-			return
+		for {
+			lost, err := l.Lock(a.stop)
+			if err == nil && lost != nil {
+				a.lost = lost
+				a.held <- time.Now()
+				return
+			}
+			if err == nil { // stopped
+				return
+			}
+			select { // e.g. the session could not be created yet: retry
+			case <-a.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
-		a.lost = lost
-		a.held <- time.Now()
 	}()
 	return a
+}
+
+// waitHeld waits until Lock returned, or timeout.
+func (a *apiLock) waitHeld(timeout time.Duration) error {
+	select {
+	case <-a.held:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("api.Lock not acquired within %v", timeout)
+	}
 }
 
 // release unlocks if held, or abandons the wait, and waits for the goroutine.

@@ -43,6 +43,7 @@ func benchPartitionOurs(tb consultestTB, srv, agent *consultest.Agent, n int) ([
 			tr = partitionTrial{oldStop: term.Ended().Sub(t0), newStart: other.Term().Started.Sub(t0)}
 		}
 		agent.Resume(tb)
+		agent.WaitReady(tb)
 		stop2()
 		stop1()
 		if err != nil {
@@ -58,7 +59,10 @@ func benchPartitionAPILock(tb consultestTB, srv, agent *consultest.Agent, n int)
 	for i := 0; i < n; i++ {
 		key := fmt.Sprintf("bench/partition/apilock-%d", i)
 		holder := lockAsync(countedClient(agent.Config(), &counter{}), key)
-		<-holder.held
+		if err := holder.waitHeld(time.Minute); err != nil {
+			holder.release()
+			return nil, err
+		}
 		waiter := lockAsync(countedClient(srv.Config(), &counter{}), key)
 		time.Sleep(50 * time.Millisecond)
 		t0 := time.Now()
@@ -78,6 +82,7 @@ func benchPartitionAPILock(tb consultestTB, srv, agent *consultest.Agent, n int)
 		case <-time.After(2 * time.Second):
 		}
 		agent.Resume(tb)
+		agent.WaitReady(tb) // its serfHealth passes again before the next trial
 		holder.release()
 		waiter.release()
 		out = append(out, tr)

@@ -103,7 +103,7 @@ func (r *report) partitionRows(w func(string, ...any)) {
 		var s []string
 		for _, p := range ps {
 			if p.oldStop < 0 {
-				s = append(s, fmt.Sprintf("> %s (old holder never told while frozen)", fmtDur(p.newStart+2*time.Second-p.newStart)))
+				s = append(s, "≥ 2s, until the thaw (never told)")
 			} else {
 				s = append(s, fmtDur(p.overlap()))
 			}

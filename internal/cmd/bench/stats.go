@@ -25,8 +25,10 @@ func (s sample) p99() time.Duration { return s.pct(0.99) }
 // fmtDur prints a duration with 3 significant digits.
 func fmtDur(d time.Duration) string {
 	switch {
-	case d <= 0:
-		return fmt.Sprint(d)
+	case d < 0:
+		return "−" + fmtDur(-d)
+	case d == 0:
+		return "0"
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))
 	case d < 10*time.Millisecond:

@@ -70,13 +70,7 @@ func newApp(t *testing.T, client *api.Client, key, id string, p *probe, e **lead
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	consultest.WaitFor(t, timeout, what, cond)
 }
 
 // The app starts while Consul is down and reports it; once Consul is up it

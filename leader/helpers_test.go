@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
 
@@ -116,16 +117,10 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitFor polls cond every 5ms until it holds or timeout passes.
+// waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	consultest.WaitFor(t, timeout, what, cond)
 }
 
 // waitLeader waits until exactly one of electors leads and returns it.

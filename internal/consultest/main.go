@@ -6,6 +6,9 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 )
 
 // StartForMain starts a dev server for a package's TestMain, where no
@@ -89,5 +92,39 @@ func (m *mainTB) runCleanups() {
 	m.mu.Unlock()
 	for i := len(fs) - 1; i >= 0; i-- {
 		fs[i]()
+	}
+}
+
+// RunMain is a TestMain for packages whose runnable examples need an
+// agent: it starts one (StartForMain), runs the tests, stops the agent and
+// then checks for leaked goroutines with LeakOptions. Use it as
+//
+//	func TestMain(m *testing.M) { os.Exit(consultest.RunMain(m)) }
+func RunMain(m *testing.M) int {
+	_, stop, err := StartForMain()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting consul for the examples:", err)
+		return 1
+	}
+	code := m.Run()
+	stop()
+	if code == 0 {
+		if err := goleak.Find(LeakOptions()...); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// WaitFor polls cond every 5ms until it holds, failing t after timeout.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

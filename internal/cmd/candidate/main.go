@@ -5,6 +5,19 @@
 //	elected <token> <session>
 //	demoted <token> <reason>
 //
+// Its leader work is a fenced write loop (see fencer): every
+// -write-interval it writes the term's token to <key>-fenced, guarded by a
+// check-session on the election key.
+//
+// With -ledger FILE it also appends one JSON line per event to FILE, with
+// CLOCK_MONOTONIC times in nanoseconds (the chaos harness's checker reads
+// them; internal/cmd/chaos):
+//
+//	{"ev":"boot","mono":…,"id":…,"pid":…}                     process started
+//	{"ev":"start","mono":…,"token":…,"session":…,…}           LeaderFunc entered
+//	{"ev":"end","mono":…,"token":…,"reason":…,…}              right after <-ctx.Done()
+//	{"ev":"write","mono":…,"done":…,"ok":…,"result":…,"seq":…,"index":…,…}
+//
 // The Consul address and token come from the usual CONSUL_HTTP_* variables.
 package main
 
@@ -14,7 +27,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
@@ -22,32 +37,60 @@ import (
 	"github.com/consulelect/consulelect/leader"
 )
 
+// options are the candidate's flags beyond the elector's config.
+type options struct {
+	ledger       string
+	writeEvery   time.Duration
+	writeTimeout time.Duration
+}
+
 func main() {
 	var cfg leader.Config
+	var o options
 	flag.StringVar(&cfg.Key, "key", "", "key to campaign for")
 	flag.StringVar(&cfg.Identity, "id", "", "identity")
 	flag.DurationVar(&cfg.LockDelay, "lock-delay", 0, "LockDelay")
 	flag.DurationVar(&cfg.DemoteAfter, "demote-after", 0, "DemoteAfter")
 	flag.DurationVar(&cfg.ConfirmInterval, "confirm-interval", 0, "ConfirmInterval")
 	flag.DurationVar(&cfg.CheckTTL, "check-ttl", 0, "CheckTTL")
+	flag.StringVar(&o.ledger, "ledger", "", "append one JSON line per event to this file")
+	flag.DurationVar(&o.writeEvery, "write-interval", 100*time.Millisecond, "period of the fenced writes while leading (0: none)")
+	flag.DurationVar(&o.writeTimeout, "write-timeout", time.Second, "bound on one fenced write")
 	flag.Parse()
-	if err := run(cfg); err != nil {
+	if err := run(cfg, o); err != nil {
 		fmt.Fprintln(os.Stderr, "candidate:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfg leader.Config) error {
+func run(cfg leader.Config, o options) error {
 	client, err := api.NewClient(api.DefaultConfig())
 	if err != nil {
 		return err
 	}
+	led, err := openLedger(o.ledger, cfg.Identity)
+	if err != nil {
+		return err
+	}
+	defer led.close()
+	led.add(event{Ev: "boot", Mono: mono()})
+	f := &fencer{client: client, key: cfg.Key, id: cfg.Identity, pid: os.Getpid(),
+		interval: o.writeEvery, timeout: o.writeTimeout, ledger: led}
 	log := hclog.New(&hclog.LoggerOptions{Name: cfg.Identity, Output: os.Stderr, Level: hclog.Debug})
 	e, err := leader.New(client, cfg, leader.WithLogger(log), leader.WithLeaderFunc(
 		func(ctx context.Context, term *leader.Term) error {
+			led.add(event{Ev: "start", Mono: mono(), Token: term.Token, Session: term.SessionID})
 			fmt.Printf("elected %d %s\n", term.Token, term.SessionID)
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				f.run(ctx, term)
+			}()
 			<-ctx.Done()
+			led.add(event{Ev: "end", Mono: mono(), Token: term.Token, Session: term.SessionID, Reason: fmt.Sprint(term.Reason())})
 			fmt.Printf("demoted %d %v\n", term.Token, term.Reason())
+			wg.Wait()
 			return nil
 		}))
 	if err != nil {

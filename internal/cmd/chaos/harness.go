@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/consultest"
+)
+
+// harness is one chaos run: the Consul cluster, the candidate hosts, the
+// watcher and the fault ledger.
+type harness struct {
+	cfg     config
+	ctx     context.Context // cancelled by Ctrl-C/SIGTERM
+	tb      testing.TB
+	dir     string
+	key     string
+	t       timings
+	rng     *rand.Rand
+	led     *ledger
+	servers []*consultest.Agent
+	hosts   []*host
+	watch   *watcher
+	admins  []*api.Client // one per server
+	idle    []func()      // close the admin clients' idle connections
+	procWG  sync.WaitGroup
+	started time.Time
+}
+
+const (
+	electionKey = "chaos/leader"
+	// firstHostIP is the last byte of the first candidate host's address;
+	// consultest's Cluster uses 127.0.0.11 and up for the servers.
+	firstHostIP = 21
+)
+
+// setup builds the candidate and starts the cluster, one client agent and
+// proxy per host, the watcher and the candidates.
+func (h *harness) setup() error {
+	bin := filepath.Join(h.dir, "candidate")
+	build := exec.Command("go", "build", "-o", bin, "github.com/consulelect/consulelect/internal/cmd/candidate")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the candidate: %v\n%s", err, out)
+	}
+	led, err := createLedger(filepath.Join(h.dir, "faults.jsonl"))
+	if err != nil {
+		return err
+	}
+	h.led = led
+	h.led.add(record{Ev: evRun, Mono: mono(), Settings: &runSettings{
+		Seed: h.cfg.seed, Candidates: h.cfg.candidates, Key: h.key,
+		LockDelay: int64(h.t.lockDelay), DemoteAfter: int64(h.t.demoteAfter),
+		ConfirmInterval: int64(h.t.confirmInterval), CheckTTL: int64(h.t.checkTTL),
+	}})
+	if err := consultest.Catch(h.startConsul); err != nil {
+		return err
+	}
+	for _, s := range h.servers {
+		cfg := s.Config()
+		c, err := api.NewClient(cfg)
+		if err != nil {
+			return err
+		}
+		h.admins = append(h.admins, c)
+		h.idle = append(h.idle, cfg.Transport.CloseIdleConnections)
+	}
+	if h.watch, err = startWatcher(h.servers, h.key, h.led); err != nil {
+		return err
+	}
+	for _, c := range h.hosts {
+		c.bin, c.args = bin, h.candidateArgs(c.id)
+		if err := c.spawn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) startConsul() {
+	h.servers = consultest.Cluster(h.tb, 3, consultest.Options{NodeName: "server"})
+	for i := 0; i < h.cfg.candidates; i++ {
+		id := fmt.Sprintf("cand-%d", i+1)
+		a := consultest.ClientAgent(h.tb, h.servers[0], consultest.Options{
+			Bind: fmt.Sprintf("127.0.0.%d", firstHostIP+i), NodeName: "host-" + id})
+		h.hosts = append(h.hosts, &host{id: id, agent: a, proxy: consultest.NewProxy(h.tb, a.HTTPAddr),
+			log: filepath.Join(h.dir, id+".log"), led: h.led, procWG: &h.procWG})
+	}
+}
+
+func (h *harness) candidateArgs(id string) []string {
+	return []string{"-key", h.key, "-id", id, "-ledger", filepath.Join(h.dir, id+".jsonl"),
+		"-lock-delay", h.t.lockDelay.String(), "-demote-after", h.t.demoteAfter.String(),
+		"-confirm-interval", h.t.confirmInterval.String(), "-check-ttl", h.t.checkTTL.String(),
+		"-write-interval", "100ms"}
+}
+
+// adminDo runs op with a client of the first server that answers.
+func (h *harness) adminDo(op func(*api.Client) error) error {
+	var err error
+	for i, c := range h.admins {
+		if !h.servers[i].Running() {
+			continue
+		}
+		if err = op(c); err == nil {
+			return nil
+		}
+	}
+	return err
+}
+
+// leader returns the host whose candidate leads now: it said so on its
+// stdout, it is not paused, and the watcher sees its session holding the
+// key with a consulelect value (so an overwritten value has been restored),
+// in a state no older than raft index since.
+func (h *harness) leader(since uint64) (c *host, pid int, token uint64, session string, ok bool) {
+	v := h.watch.view()
+	if !v.exists || v.session == "" || v.holder == "" || v.index < since {
+		return nil, 0, 0, "", false
+	}
+	for _, c := range h.hosts {
+		p, leading, paused, token, session := c.state()
+		if p != nil && leading && !paused && session == v.session {
+			return c, p.pid, token, session, true
+		}
+	}
+	return nil, 0, 0, "", false
+}
+
+// awaitLeader waits up to timeout for a leader (see leader) in a state of
+// the key at least as recent as now.
+func (h *harness) awaitLeader(timeout time.Duration) (c *host, pid int, token uint64, session string, ok bool) {
+	deadline := time.Now().Add(timeout)
+	since := h.keyIndex(deadline)
+	for h.ctx.Err() == nil && time.Now().Before(deadline) {
+		if c, pid, token, session, ok = h.leader(since); ok {
+			return c, pid, token, session, true
+		}
+		h.sleep(10 * time.Millisecond)
+	}
+	return nil, 0, 0, "", false
+}
+
+// keyIndex reads the key's index now (consistently), so that the harness
+// does not take the watcher's view from before a fault for the state after
+// it. It returns 0 if Consul does not answer before deadline.
+func (h *harness) keyIndex(deadline time.Time) uint64 {
+	for h.ctx.Err() == nil && time.Now().Before(deadline) {
+		var index uint64
+		err := h.adminDo(func(c *api.Client) error {
+			ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)
+			defer cancel()
+			_, meta, err := c.KV().Get(h.key, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+			if err == nil {
+				index = meta.LastIndex
+			}
+			return err
+		})
+		if err == nil {
+			return index
+		}
+		h.sleep(100 * time.Millisecond)
+	}
+	return 0
+}
+
+// sleep waits d, or less if the run is interrupted.
+func (h *harness) sleep(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-h.ctx.Done():
+	}
+}
+
+// teardown ends the measured run and stops every process: the candidates
+// gracefully (SIGTERM, so their ledgers end cleanly), then the watcher; it
+// reads the audit of accepted writes before the agents are stopped by the
+// caller's cleanup.
+func (h *harness) teardown() {
+	if h.led == nil {
+		return
+	}
+	h.led.add(record{Ev: evEndRun, Mono: mono()})
+	var wg sync.WaitGroup
+	for _, c := range h.hosts {
+		wg.Add(1)
+		go func(c *host) {
+			defer wg.Done()
+			c.terminate(20 * time.Second)
+		}(c)
+	}
+	wg.Wait()
+	h.procWG.Wait()
+	if h.watch != nil {
+		h.watch.stop()
+	}
+	if len(h.admins) > 0 {
+		if err := h.readAudit(); err != nil {
+			fmt.Fprintf(os.Stderr, "chaos: reading the audit of accepted writes: %v\n", err)
+		}
+	}
+	for _, f := range h.idle {
+		f()
+	}
+}

@@ -1,0 +1,114 @@
+// Command chaos is the fault-injection harness of consulelect (`make
+// chaos`): it runs real candidate processes (internal/cmd/candidate) on a
+// real 3-server Consul cluster, each through its own client agent and a
+// fault proxy, injects faults one at a time on the leader (SIGKILL,
+// SIGSTOP, a hung agent, a Consul raft leader crash, a destroyed session, a
+// deleted or overwritten key, a frozen or dropped path), and then checks the
+// candidates' ledgers against its own: no two leaders at once, fencing
+// tokens that increase, terms that end within DemoteAfter of losing the key,
+// fenced writes of a stale leader rejected. It prints a markdown report
+// (docs/reliability.md explains it) and exits non-zero on any violation.
+//
+// Exit status: 0 pass, 1 safety or liveness violation, 2 harness error,
+// 130 interrupted.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/leader"
+)
+
+// config is the harness's flags.
+type config struct {
+	faults         int
+	seed           int64
+	candidates     int
+	report         string
+	dir            string
+	recoverTimeout time.Duration
+	maxDuration    time.Duration
+	kinds          []kind
+	timings        timings
+}
+
+func main() {
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		os.Exit(2)
+	}
+	os.Exit(run(cfg))
+}
+
+func parseFlags() (config, error) {
+	var c config
+	var kindList string
+	flag.IntVar(&c.faults, "faults", 50, "number of faults to inject")
+	flag.Int64Var(&c.seed, "seed", 0, "seed of the fault schedule (0: from the clock; printed)")
+	flag.IntVar(&c.candidates, "candidates", 3, "candidate processes (at least 3), one client agent each")
+	flag.StringVar(&c.report, "report", "", "also write the report to this file (between its chaos-report markers if it has them)")
+	flag.StringVar(&c.dir, "dir", "", "keep the ledgers and logs in this directory (default: a temporary one, removed after a passing run)")
+	flag.DurationVar(&c.recoverTimeout, "recover-timeout", 30*time.Second, "wait for a leader after a fault; longer counts as an availability gap")
+	flag.DurationVar(&c.maxDuration, "max-duration", 0, "stop injecting after this long (0: no limit)")
+	flag.StringVar(&kindList, "kinds", "", "comma-separated fault kinds to inject (default: all)")
+	flag.DurationVar(&c.timings.lockDelay, "lock-delay", leader.DefaultLockDelay, "the candidates' LockDelay")
+	flag.DurationVar(&c.timings.demoteAfter, "demote-after", leader.DefaultDemoteAfter, "the candidates' DemoteAfter")
+	flag.DurationVar(&c.timings.confirmInterval, "confirm-interval", leader.DefaultConfirmInterval, "the candidates' ConfirmInterval")
+	flag.DurationVar(&c.timings.checkTTL, "check-ttl", leader.DefaultCheckTTL, "the candidates' CheckTTL")
+	flag.Usage = usage
+	flag.Parse()
+	if c.seed == 0 {
+		c.seed = time.Now().UnixNano()
+	}
+	if c.candidates < 3 {
+		return c, fmt.Errorf("-candidates %d: need at least 3", c.candidates)
+	}
+	if c.faults < 1 {
+		return c, fmt.Errorf("-faults %d: need at least 1", c.faults)
+	}
+	c.kinds = kinds
+	if kindList != "" {
+		c.kinds = nil
+		for _, name := range strings.Split(kindList, ",") {
+			k, ok := kindByName(strings.TrimSpace(name))
+			if !ok {
+				return c, fmt.Errorf("unknown fault kind %q", name)
+			}
+			c.kinds = append(c.kinds, k)
+		}
+	}
+	return c, validTimings(c.timings)
+}
+
+func usage() {
+	out := flag.CommandLine.Output()
+	fmt.Fprintf(out, "usage: chaos [flags]   (make chaos; docs/reliability.md)\n\nflags:\n")
+	flag.PrintDefaults()
+	fmt.Fprintf(out, "\nfault kinds (-kinds):\n")
+	for _, k := range kinds {
+		fmt.Fprintf(out, "  %-19s %s\n", k.name, k.about)
+	}
+}
+
+// validTimings lets leader.New judge the timings (the safety inequality):
+// every candidate would refuse them anyway, later and less visibly.
+func validTimings(t timings) error {
+	client, err := api.NewClient(api.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	_, err = leader.New(client, leader.Config{Key: electionKey, LockDelay: t.lockDelay,
+		DemoteAfter: t.demoteAfter, ConfirmInterval: t.confirmInterval, CheckTTL: t.checkTTL})
+	return err
+}
+
+// newRand returns the schedule's random source.
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+)
+
+// record is one line of a ledger: the candidates' events (written by
+// internal/cmd/candidate) and the harness's (faults, process signals, key
+// observations, the audit of accepted writes) share one JSON shape. Times
+// are CLOCK_MONOTONIC nanoseconds (mono).
+type record struct {
+	Ev   string `json:"ev"`
+	Mono int64  `json:"mono"`
+
+	ID      string `json:"id,omitempty"`  // candidate
+	PID     int    `json:"pid,omitempty"` // candidate process
+	Token   uint64 `json:"token,omitempty"`
+	Session string `json:"session,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+
+	// Fenced writes (candidate "write"; harness "audit").
+	Seq    uint64 `json:"seq,omitempty"`
+	Done   int64  `json:"done,omitempty"`
+	OK     *bool  `json:"ok,omitempty"`
+	Result string `json:"result,omitempty"`
+	Index  uint64 `json:"index,omitempty"`
+	What   string `json:"what,omitempty"`
+
+	// Harness records.
+	N         int          `json:"n,omitempty"`         // fault number
+	Kind      string       `json:"kind,omitempty"`      // fault kind
+	Confirmed int64        `json:"confirmed,omitempty"` // stop: kernel reports it stopped; kill: reaped
+	Exists    *bool        `json:"exists,omitempty"`    // key observation
+	Detail    string       `json:"detail,omitempty"`
+	Settings  *runSettings `json:"settings,omitempty"` // ev "run"
+}
+
+// Harness record kinds (the Ev field). Candidate kinds are boot, start,
+// end and write.
+const (
+	evRun       = "run"       // settings of the run, first line
+	evSpawn     = "spawn"     // a candidate process started
+	evKill      = "kill"      // SIGKILL sent (Mono), process reaped (Confirmed)
+	evStop      = "stop"      // SIGSTOP sent (Mono), process stopped (Confirmed)
+	evCont      = "cont"      // SIGCONT about to be sent (Mono)
+	evExit      = "exit"      // a candidate process exited on its own or on SIGTERM
+	evFault     = "fault"     // a fault injected (Mono) on a target
+	evHeal      = "heal"      // the fault healed
+	evRecovered = "recovered" // after the fault, a leader is seen again
+	evGap       = "gap"       // no leader within the recovery timeout
+	evKey       = "key"       // the election key as the watcher saw it
+	evAudit     = "audit"     // an accepted fenced write found in Consul
+	evAuditDone = "audit-done"
+	evEndRun    = "end-run" // faults over; teardown starts
+)
+
+// runSettings are the parameters the checker needs, recorded in the fault
+// ledger's first line.
+type runSettings struct {
+	Seed            int64  `json:"seed"`
+	Candidates      int    `json:"candidates"`
+	Key             string `json:"key"`
+	LockDelay       int64  `json:"lock_delay"`
+	DemoteAfter     int64  `json:"demote_after"`
+	ConfirmInterval int64  `json:"confirm_interval"`
+	CheckTTL        int64  `json:"check_ttl"`
+}
+
+// ledger appends records to a file, one write call per line, unbuffered.
+type ledger struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func createLedger(path string) (*ledger, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &ledger{f: f}, nil
+}
+
+func (l *ledger) add(r record) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // a record always marshals
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, _ = l.f.Write(append(b, '\n'))
+}
+
+func (l *ledger) close() error { return l.f.Close() }
+
+// readLedger returns every record of a ledger file.
+func readLedger(path string) ([]record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var r record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}

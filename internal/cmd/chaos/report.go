@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// runMeta is what the report says about the run besides the ledgers.
+type runMeta struct {
+	seed          int64
+	faultsAsked   int
+	candidates    int
+	elapsed       time.Duration
+	interrupted   bool
+	runErr        error
+	machine       string // uname -sm, nproc
+	goVersion     string
+	consulVersion string
+}
+
+// report renders the checker's verdict and the run's statistics as markdown.
+func report(h *history, v *verdict, m runMeta) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	status := "PASS"
+	if len(v.violations) > 0 {
+		status = fmt.Sprintf("FAIL: %d safety violations", len(v.violations))
+	}
+	w("### Chaos run: %s\n\n", status)
+	w("%d faults injected (%d asked) on %d candidates in %s, seed %d (replay the schedule: `go run ./internal/cmd/chaos -faults %d -seed %d`).",
+		len(h.faults), m.faultsAsked, m.candidates, m.elapsed.Round(time.Second), m.seed, m.faultsAsked, m.seed)
+	if m.interrupted {
+		w(" **Interrupted before the end.**")
+	}
+	if m.runErr != nil {
+		w(" **The harness stopped early: %v.**", m.runErr)
+	}
+	w("\n\n")
+	checksTable(w, h, v)
+	for _, u := range h.unexpected {
+		w("\n- unexpected exit: %s", u)
+	}
+	if len(v.violations) > 0 {
+		w("\n**Violations:**\n\n")
+		for i, x := range v.violations {
+			w("%d. %s: %s\n", i+1, x.kind, x.msg)
+		}
+	}
+	faultsTable(w, h)
+	setup(w, h, m)
+	return b.String()
+}
+
+func checksTable(w func(string, ...any), h *history, v *verdict) {
+	count := func(kind string) int {
+		n := 0
+		for _, x := range v.violations {
+			if x.kind == kind {
+				n++
+			}
+		}
+		return n
+	}
+	yes := func(kind string) string {
+		if n := count(kind); n > 0 {
+			return fmt.Sprintf("**NO: %d violations**", n)
+		}
+		return "yes"
+	}
+	limit := time.Duration(h.settings.DemoteAfter) + schedulingAllowance
+	w("| check | result |\n|---|---|\n")
+	w("| overlapping terms of two candidates, outside the windows below | **%d** |\n", count("overlap"))
+	w("| fencing tokens strictly increase across terms, in start order | %s (%d terms) |\n", yes("token"), len(h.terms))
+	longest := "none"
+	if t := v.maxAfterLossTerm; t != nil {
+		longest = fmt.Sprintf("%s (%s)", fmtDur(v.maxAfterLoss), t.reason)
+	}
+	w("| a term ends within DemoteAfter + %s = %s of running time after its session stopped holding the key | %s (%d terms whose loss the watcher saw first; longest %s) |\n",
+		fmtDur(schedulingAllowance), fmtDur(limit), yes("bound"), v.boundChecked, longest)
+	wc := writeCounts(h)
+	accepted := len(h.audit)
+	w("| no fenced write applied after a later term acquired the key (raft order) | %s (%d writes applied, %d rejected by Consul, %d answers lost: not applied) |\n",
+		yes("fencing"), accepted, wc["rejected"], wc["not-applied"])
+	for _, kind := range []string{"stale", "operator"} {
+		ws := windowsOf(h, kind)
+		label := "stale-leader windows (SIGCONT after a long SIGSTOP, or after the session lost the key, until the candidate saw its context cancelled)"
+		if kind == "operator" {
+			label = "operator windows (key deleted, until the holder's term ended)"
+		}
+		w("| %s | %d, longest %s; %d overlapped another leader (longest overlap %s); fenced writes sent in them: %s; in the overlapping ones: %s |\n",
+			label, ws.count, fmtDur(ws.longest), ws.overlapping, fmtDur(ws.longestOverlap), outcomes(ws.writes), outcomes(ws.overlapWrites))
+	}
+	w("| candidate processes that exited without being told to | %d |\n", len(h.unexpected))
+	share, window, gap := availability(h)
+	w("| availability: share of the run (first fault to the end) with a leader | %.1f%% of %s; longest gap %s |\n",
+		100*share, fmtDur(window.dur()), fmtDur(gap.dur()))
+}
+
+func outcomes(m map[string]int) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, o := range []string{"accepted", "rejected", "not-applied", "unknown", "missing"} {
+		if m[o] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[o], o))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func faultsTable(w func(string, ...any), h *history) {
+	w("\n| fault | injected | leader kept | leadership moved | failover p50 | p99 | max | no leader within the timeout |\n")
+	w("|---|---|---|---|---|---|---|---|\n")
+	for _, ks := range faultStats(h) {
+		if ks.count == 0 {
+			continue
+		}
+		fo := ks.failover
+		p50, p99, mx := "", "", ""
+		if len(fo) > 0 {
+			p50, p99, mx = fmtDur(fo.pct(0.5)), fmtDur(fo.pct(0.99)), fmtDur(fo.max())
+		}
+		w("| %s | %d | %d | %d | %s | %s | %s | %d |\n", ks.kind, ks.count, ks.kept, len(fo), p50, p99, mx, ks.gaps)
+	}
+	w("\nFailover: from the injection to the start of the next term by any candidate (its LeaderFunc entered). \"Kept\": the leader's term survived until the next fault.\n")
+}
+
+func setup(w func(string, ...any), h *history, m runMeta) {
+	s := h.settings
+	w("\nSetup: %d candidate processes (internal/cmd/candidate, fenced writes every 100ms), each with its own client agent through a fault proxy; 3 Consul servers (raft_multiplier 1); ", m.candidates)
+	w("timings LockDelay %v, DemoteAfter %v, ConfirmInterval %v, CheckTTL %v; machine %s; %s; Consul %s.\n",
+		time.Duration(s.LockDelay), time.Duration(s.DemoteAfter), time.Duration(s.ConfirmInterval), time.Duration(s.CheckTTL),
+		m.machine, m.goVersion, m.consulVersion)
+}
+
+// Report markers: -report replaces only the text between them when the
+// file has them (docs/reliability.md keeps its prose), else writes the file.
+const (
+	markBegin = "<!-- chaos-report:begin -->"
+	markEnd   = "<!-- chaos-report:end -->"
+)
+
+func writeReport(path, md string) error {
+	old, err := os.ReadFile(path)
+	if err == nil {
+		s := string(old)
+		i, j := strings.Index(s, markBegin), strings.Index(s, markEnd)
+		if i >= 0 && j > i {
+			md = s[:i+len(markBegin)] + "\n" + md + "\n" + s[j:]
+		}
+	}
+	return os.WriteFile(path, []byte(md), 0o644)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"slices"
+	"time"
+)
+
+// sample is a set of measured durations.
+type sample []time.Duration
+
+// pct is the p-quantile (nearest rank); 0 for an empty sample.
+func (s sample) pct(p float64) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c[int(p*float64(len(c)-1)+0.5)]
+}
+
+func (s sample) max() time.Duration { return s.pct(1) }
+
+// kindStats summarises the faults of one kind.
+type kindStats struct {
+	kind     string
+	count    int
+	kept     int    // the target's term survived the fault
+	gaps     int    // no leader within the recovery timeout
+	failover sample // injection to the next term start, when leadership moved
+}
+
+// faultStats groups the faults by kind, in the order of kinds.
+func faultStats(h *history) []*kindStats {
+	var out []*kindStats
+	byKind := map[string]*kindStats{}
+	for _, k := range kinds {
+		byKind[k.name] = &kindStats{kind: k.name}
+		out = append(out, byKind[k.name])
+	}
+	for i, f := range h.faults {
+		ks := byKind[f.kind]
+		if ks == nil {
+			ks = &kindStats{kind: f.kind}
+			byKind[f.kind] = ks
+			out = append(out, ks)
+		}
+		ks.count++
+		next := h.end
+		if i+1 < len(h.faults) {
+			next = h.faults[i+1].injected
+		}
+		switch {
+		case f.gap:
+			ks.gaps++
+		case h.survived(f, next):
+			ks.kept++
+		default:
+			if d, ok := h.failover(f); ok {
+				ks.failover = append(ks.failover, d)
+			}
+		}
+	}
+	return out
+}
+
+// survived reports whether the term the fault was injected on was still
+// active at until (the next fault, or the end of the run).
+func (h *history) survived(f *fault, until int64) bool {
+	t := h.findTerm(f.pid, f.token)
+	return t != nil && t.start <= f.injected && t.end >= until
+}
+
+// failover is the time from a fault's injection to the start of the next
+// term, by any candidate.
+func (h *history) failover(f *fault) (time.Duration, bool) {
+	for _, t := range h.terms {
+		if t.start > f.injected {
+			return time.Duration(t.start - f.injected), true
+		}
+	}
+	return 0, false
+}
+
+// availability is the share of [first fault, end of the run] during which
+// some term was active outside a stale window, and the longest stretch
+// without one.
+func availability(h *history) (share float64, window span, longestGap span) {
+	if len(h.faults) == 0 {
+		return 0, span{}, span{}
+	}
+	window = span{h.faults[0].injected, h.end}
+	var led []span
+	for _, t := range h.terms {
+		var stale []span
+		for _, w := range t.windows {
+			if w.kind == "stale" {
+				stale = append(stale, w.span)
+			}
+		}
+		led = append(led, t.active.minus(normalize(stale))...)
+	}
+	covered := normalize(led).intersect(spans{window})
+	if window.dur() > 0 {
+		share = float64(covered.total()) / float64(window.dur())
+	}
+	return share, window, spans{window}.minus(covered).longest()
+}
+
+// windowStats summarises the windows of one kind.
+type windowStats struct {
+	count, overlapping int
+	longest            time.Duration
+	longestOverlap     time.Duration
+	writes             map[string]int // outcome of the writes sent in them
+	overlapWrites      map[string]int // same, in the windows that overlapped another leader
+}
+
+func windowsOf(h *history, kind string) windowStats {
+	ws := windowStats{writes: map[string]int{}, overlapWrites: map[string]int{}}
+	for _, t := range h.terms {
+		for _, w := range t.windows {
+			if w.kind != kind {
+				continue
+			}
+			ws.count++
+			ws.longest = max(ws.longest, w.span.dur())
+			if len(w.overlapped) > 0 {
+				ws.overlapping++
+				ws.longestOverlap = max(ws.longestOverlap, w.overlap)
+			}
+			for _, wr := range t.writes {
+				if wr.sent >= w.span.from && wr.sent <= w.span.to {
+					ws.writes[wr.outcome]++
+					if len(w.overlapped) > 0 {
+						ws.overlapWrites[wr.outcome]++
+					}
+				}
+			}
+		}
+	}
+	return ws
+}
+
+// writeCounts counts every logged write by final outcome.
+func writeCounts(h *history) map[string]int {
+	c := map[string]int{}
+	for _, w := range h.writes {
+		c[w.outcome]++
+	}
+	return c
+}

@@ -54,3 +54,50 @@ func TestConsulLeaderElectionKeepsLeader(t *testing.T) {
 	t.Logf("term confirmed %v after the kill; deadline never closer than it", term.Confirmed().Sub(killedAt))
 	led.checkNoOverlap(t)
 }
+
+// A leader cut off from the Consul leader past its deadline (the raft
+// leader lost its quorum: two of three servers stopped) ends its term, and
+// releases the key as soon as Consul answers again rather than leaving it
+// to its session's destruction, which would make the successor wait out
+// the lock-delay. The lock-delay here is long (15s) so that the two are
+// told apart whatever the raft election takes, and the outage outlasts
+// RequestTimeout so that a single release attempt cannot succeed.
+func TestUnreachableLeaderReleasesOnReturn(t *testing.T) {
+	servers := consultest.Cluster(t, 3, consultest.Options{})
+	raftLeader := consultest.RaftLeader(t, servers)
+	const key = "svc/quorum"
+	cfg := leader.Config{Key: key, Identity: "cut-off", LockDelay: 15 * time.Second, RequestTimeout: time.Second}
+	led := newLedger()
+	e1 := startElector(t, raftLeader.Client(t), cfg, leader.WithLeaderFunc(led.work("cut-off")))
+	waitFor(t, 15*time.Second, "e1 to lead", e1.IsLeader)
+	cfg.Identity = "successor"
+	e2 := startElector(t, raftLeader.Client(t), cfg, leader.WithLeaderFunc(led.work("successor")))
+	waitFor(t, 5*time.Second, "e2 to follow", func() bool { return e2.Status().Leader != nil })
+	term := e1.Term()
+
+	var paused []*consultest.Agent
+	for _, s := range servers {
+		if s != raftLeader {
+			s.Pause(t)
+			paused = append(paused, s)
+		}
+	}
+	checkDemotedInTime(t, term, e1.Config())
+	if e2.IsLeader() {
+		t.Fatal("e2 leads while Consul has no quorum")
+	}
+	// Longer than a request waits: a release sent at the demotion has
+	// failed by now, and only a retry can succeed.
+	time.Sleep(2 * cfg.RequestTimeout)
+	resumedAt := time.Now()
+	for _, s := range paused {
+		s.Resume(t)
+	}
+	waitFor(t, cfg.LockDelay+30*time.Second, "e2 to lead", e2.IsLeader)
+	took := e2.Term().Started.Sub(resumedAt)
+	t.Logf("term ended %v after its last confirmation; successor led %v after the quorum came back", term.Ended().Sub(term.Confirmed()), took)
+	if took >= cfg.LockDelay {
+		t.Errorf("successor led %v after Consul came back, not before the lock-delay %v: the key was not released", took, cfg.LockDelay)
+	}
+	led.checkNoOverlap(t)
+}

@@ -59,17 +59,41 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		return 0
 	}
 	if stillHeld(reason) {
-		cctx, cancel := e.cleanupContext(ctx)
-		if err := e.release(cctx, session); err != nil {
-			e.log.Warn("releasing the key", "error", err, "session", session)
-		}
-		cancel()
+		e.releaseWithRetry(ctx, session, r)
 	}
 	switch {
 	case errors.Is(reason, ErrResigned), errors.Is(reason, ErrLeaderWorkFailed):
 		return e.cfg.ResignPause
 	default:
 		return 0
+	}
+}
+
+// releaseWithRetry releases the key after a term, retrying transient
+// errors while the elector runs (a term that ended because Consul was
+// unreachable is released as soon as Consul answers again), then within
+// the cleanup bound when it stops. Releasing is safe at any time, since
+// Consul releases only for the holding session, and it matters: if the
+// key were left to the session's destruction, the successor would wait
+// out the lock-delay.
+func (e *Elector) releaseWithRetry(ctx context.Context, session string, r *retrier) {
+	rctx, cancel := ctx, context.CancelFunc(func() {})
+	defer func() { cancel() }()
+	stopping := false
+	for {
+		if !stopping && ctx.Err() != nil { // Stop: go on within its bound
+			stopping = true
+			cancel()
+			rctx, cancel = e.cleanupContext(ctx)
+		}
+		err := e.release(rctx, session)
+		if err == nil {
+			return
+		}
+		if IsPermanent(err) || (!r.wait(rctx, "release key", err) && stopping) {
+			e.log.Warn("could not release the key; destroying the session instead", "error", err, "session", session)
+			return
+		}
 	}
 }
 
@@ -101,6 +125,10 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, r *retr
 				}
 				sleep(ctx, e.clock, d)
 			}
+			// The next confirmation is a plain consistent read: a blocking
+			// one on the same index would answer only ConfirmInterval
+			// later, while the deadline runs.
+			index = 0
 			continue
 		}
 		index = next

@@ -58,6 +58,7 @@ type Params struct {
 	Client     *api.Client
 	Config     Config
 	Logger     hclog.Logger       `optional:"true"`
+	Metrics    leader.Metrics     `optional:"true"` // provide one to export the elector's measurements
 	Hooks      []hooks.Hook       `group:"consulelect.hooks"`
 	Workers    []lifecycle.Worker `group:"consulelect.workers"`
 }
@@ -111,6 +112,9 @@ func New(p Params) (Result, error) {
 		leader.WithLeaderFunc(func(ctx context.Context, term *leader.Term) error {
 			return runner.Lead(ctx, term, sup.Run)
 		}),
+	}
+	if p.Metrics != nil {
+		opts = append(opts, leader.WithMetrics(p.Metrics))
 	}
 	if p.Config.ShutdownOnPermanentError {
 		opts = append(opts, leader.WithErrorHandler(shutdownOnPermanent(p.Shutdowner, log)))

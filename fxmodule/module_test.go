@@ -170,3 +170,31 @@ func TestShutdownOnPermanentError(t *testing.T) {
 	}
 	app.RequireStop()
 }
+
+// counting is a leader.Metrics that counts started and ended terms.
+type counting struct {
+	leader.NopMetrics
+	mu             sync.Mutex
+	started, ended int
+}
+
+func (c *counting) TermStarted(string, uint64) { c.mu.Lock(); c.started++; c.mu.Unlock() }
+
+func (c *counting) TermEnded(string, error, time.Duration) { c.mu.Lock(); c.ended++; c.mu.Unlock() }
+
+// A leader.Metrics in the app's graph receives the elector's measurements.
+func TestMetricsFromTheGraph(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	m := &counting{}
+	var e *leader.Elector
+	app := newApp(t, srv.Client(t), "svc/fx-metrics", "measured", &probe{}, &e,
+		fx.Provide(func() leader.Metrics { return m }))
+	app.RequireStart()
+	waitFor(t, 10*time.Second, "leadership", e.IsLeader)
+	app.RequireStop()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.started != 1 || m.ended != 1 {
+		t.Errorf("metrics saw %d started and %d ended terms, want 1 and 1", m.started, m.ended)
+	}
+}

@@ -23,6 +23,7 @@ type Elector struct {
 	newBackoff func() backoff.BackOff
 	leaderFunc LeaderFunc
 	onError    func(error)
+	metrics    Metrics
 	group      *Group
 	state      *state
 	value      []byte // our JSON holder value
@@ -66,7 +67,7 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
 	}
-	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: DefaultBackoff}
+	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: DefaultBackoff, metrics: NopMetrics{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -243,6 +244,7 @@ func (e *Elector) run(ctx context.Context) {
 // noteError records err in Status and hands it to the error handler.
 func (e *Elector) noteError(err error) {
 	e.state.setError(err, e.clock.Now())
+	e.metrics.ConsulError(e.cfg.Key, err, IsPermanent(err))
 	if e.onError != nil {
 		e.onError(err)
 	}

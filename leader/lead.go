@@ -24,6 +24,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 	if own.Foreign { // lost-answer path: the key may carry another value
 		own = Holder{ID: e.cfg.Identity, Session: session, Token: lock.ModifyIndex}
 	}
+	e.metrics.TermStarted(e.cfg.Key, t.Token) // before IsLeader says so
 	e.state.setHolder(&own)
 	e.state.setRole(RoleLeader, t, e.clock.Now())
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
@@ -39,6 +40,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 	}
 
 	reason := t.Reason()
+	e.metrics.TermEnded(e.cfg.Key, reason, t.Ended().Sub(t.Started))
 	e.state.setRole(RoleFollower, nil, e.clock.Now())
 	e.state.setHolder(nil) // unknown until the key is read again
 	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
@@ -155,6 +157,7 @@ func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.
 		t.end(ErrKeyTaken)
 	case t.confirm(sent, e.cfg.DemoteAfter):
 		e.state.setError(nil, time.Time{})
+		e.metrics.Confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
 		if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
 			e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
 		}

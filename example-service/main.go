@@ -83,7 +83,7 @@ func newApp(o options, extra ...fx.Option) *fx.App { return fx.New(appOptions(o,
 func appOptions(o options, extra ...fx.Option) []fx.Option {
 	return append([]fx.Option{
 		fx.Supply(o),
-		fx.Provide(newLogger, newConsulClient, newModuleConfig, newLedger),
+		fx.Provide(newLogger, newConsulClient, newModuleConfig, newLedger, newMetrics, asLeaderMetrics),
 		fx.WithLogger(fxmodule.NewEventLogger),
 		fxmodule.Module,
 		fx.Provide(fxmodule.AsWorker(func(l *ledger) *ledger { return l })),

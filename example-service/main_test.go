@@ -83,11 +83,16 @@ func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 		{"leader-only on follower", base(r2) + "/leader", 429},
 		{"liveness leader", base(r1) + "/healthz", 200},
 		{"liveness follower", base(r2) + "/healthz", 200},
+		{"metrics", base(r2) + "/metrics", 200},
 	}
 	for _, tt := range tests {
 		if code, body := httpGet(t, tt.url); code != tt.code {
 			t.Errorf("%s: %d, want %d: %s", tt.name, code, tt.code, body)
 		}
+	}
+	var m metricsJSON
+	if _, body := httpGet(t, base(r1)+"/metrics"); json.Unmarshal(body, &m) != nil || m.IsLeader != 1 || m.TermsStarted != 1 {
+		t.Errorf("r1 /metrics: %s, want is_leader 1 and one term started", body)
 	}
 	var role leader.StatusJSON
 	_, body := httpGet(t, base(r2)+"/role")

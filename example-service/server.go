@@ -21,6 +21,7 @@ import (
 //	GET /leader   200 on the leader, 429 on standbys
 //	GET /healthz  liveness: fails only for a zombie leader
 //	GET /ledger   the ledger's records as JSON
+//	GET /metrics  the elector's metrics as JSON
 type httpServer struct {
 	srv  *http.Server
 	mu   sync.Mutex
@@ -35,11 +36,12 @@ func (s *httpServer) Addr() string {
 	return s.addr
 }
 
-func newHTTPServer(lc fx.Lifecycle, o options, h fxmodule.Handlers, l *ledger, log hclog.Logger) *httpServer {
+func newHTTPServer(lc fx.Lifecycle, o options, h fxmodule.Handlers, l *ledger, m *metrics, log hclog.Logger) *httpServer {
 	mux := http.NewServeMux()
 	mux.Handle("GET /role", h.Status)
 	mux.Handle("GET /leader", h.LeaderOnly)
 	mux.Handle("GET /healthz", h.Liveness)
+	mux.Handle("GET /metrics", m)
 	mux.HandleFunc("GET /ledger", func(w http.ResponseWriter, r *http.Request) {
 		recs, err := l.read(r.Context())
 		if err != nil {

@@ -45,24 +45,24 @@ func (r *report) markdown() string {
 		if len(o) == 0 && len(t) == 0 {
 			return
 		}
-		w("| %s p50 (n=%d/%d) | %s | %s | %s | %s |\n", name, len(o), len(t), fmtDur(o.p50()), fmtDur(t.p50()),
-			ratio(float64(o.p50()), float64(t.p50())), target)
-		w("| %s p99 | %s | %s | %s | |\n", name, fmtDur(o.p99()), fmtDur(t.p99()), ratio(float64(o.p99()), float64(t.p99())))
+		w("| %s p50 (n=%d/%d) | %s | %s | %s | %s |\n", name, len(o), len(t), fmtDur(o.P50()), fmtDur(t.P50()),
+			ratio(float64(o.P50()), float64(t.P50())), target)
+		w("| %s p99 | %s | %s | %s | |\n", name, fmtDur(o.P99()), fmtDur(t.P99()), ratio(float64(o.P99()), float64(t.P99())))
 	}
 	durRow("graceful handoff", r.handoffOurs, r.handoffTheirs, "p50 ≤ 3ms, p99 ≤ 10ms")
 	durRow("loss detection (session destroyed)", r.lossOurs, r.lossTheirs, "p50 ≤ 2ms")
 	if len(r.crashOurs)+len(r.crashTheirs) > 0 {
 		w("| crash failover median, defaults (n=%d/%d) | %s | %s | %s | ≤ 5s |\n", len(r.crashOurs), len(r.crashTheirs),
-			fmtDur(r.crashOurs.p50()), fmtDur(r.crashTheirs.p50()), ratio(float64(r.crashOurs.p50()), float64(r.crashTheirs.p50())))
-		w("| crash failover median, fast profile¹ (n=%d) | %s | | %s | |\n", len(r.crashFast), fmtDur(r.crashFast.p50()),
-			ratio(float64(r.crashFast.p50()), float64(r.crashTheirs.p50())))
+			fmtDur(r.crashOurs.P50()), fmtDur(r.crashTheirs.P50()), ratio(float64(r.crashOurs.P50()), float64(r.crashTheirs.P50())))
+		w("| crash failover median, fast profile¹ (n=%d) | %s | | %s | |\n", len(r.crashFast), fmtDur(r.crashFast.P50()),
+			ratio(float64(r.crashFast.P50()), float64(r.crashTheirs.P50())))
 	}
 	r.partitionRows(w)
 	r.idleRows(w)
 	for _, h := range r.herd {
 		w("| herd, %d waiting: acquire attempts per handoff | %.1f | %.1f | %s | ≤ 5 at 50 |\n", h.n, h.ours.attempts, h.theirs.attempts, ratio(h.ours.attempts, h.theirs.attempts))
-		w("| herd, %d waiting: handoff p50 | %s | %s | %s | |\n", h.n, fmtDur(h.ours.latency.p50()), fmtDur(h.theirs.latency.p50()),
-			ratio(float64(h.ours.latency.p50()), float64(h.theirs.latency.p50())))
+		w("| herd, %d waiting: handoff p50 | %s | %s | %s | |\n", h.n, fmtDur(h.ours.latency.P50()), fmtDur(h.theirs.latency.P50()),
+			ratio(float64(h.ours.latency.P50()), float64(h.theirs.latency.P50())))
 	}
 	if r.scaleN > 0 {
 		o, t := r.scaleOurs, r.scaleTheirs

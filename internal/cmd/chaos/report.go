@@ -121,7 +121,7 @@ func faultsTable(w func(string, ...any), h *history) {
 		fo := ks.failover
 		p50, p99, mx := "", "", ""
 		if len(fo) > 0 {
-			p50, p99, mx = fmtDur(fo.pct(0.5)), fmtDur(fo.pct(0.99)), fmtDur(fo.max())
+			p50, p99, mx = fmtDur(fo.Pct(0.5)), fmtDur(fo.Pct(0.99)), fmtDur(fo.Max())
 		}
 		w("| %s | %d | %d | %d | %s | %s | %s | %d |\n", ks.kind, ks.count, ks.kept, len(fo), p50, p99, mx, ks.gaps)
 	}

@@ -1,24 +1,15 @@
 package main
 
 import (
-	"slices"
 	"time"
+
+	"github.com/consulelect/consulelect/internal/durstat"
 )
 
-// sample is a set of measured durations.
-type sample []time.Duration
+// sample and fmtDur are shared with the bench program.
+type sample = durstat.Sample
 
-// pct is the p-quantile (nearest rank); 0 for an empty sample.
-func (s sample) pct(p float64) time.Duration {
-	if len(s) == 0 {
-		return 0
-	}
-	c := slices.Clone(s)
-	slices.Sort(c)
-	return c[int(p*float64(len(c)-1)+0.5)]
-}
-
-func (s sample) max() time.Duration { return s.pct(1) }
+var fmtDur = durstat.Format
 
 // kindStats summarises the faults of one kind.
 type kindStats struct {

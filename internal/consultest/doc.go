@@ -4,9 +4,11 @@
 // Every agent gets its own temporary directory (JSON config file, data
 // directory, log file), its own free loopback ports and, optionally, its own
 // 127.0.0.x address. The process is fully visible to the test: it can be
-// paused (SIGSTOP), resumed (SIGCONT), killed (SIGKILL), stopped gracefully
-// and restarted with the same ports, data directory and configuration, which
-// is what fault-injection tests of a leader-election library need.
+// paused (SIGSTOP), resumed (SIGCONT), killed (SIGKILL), stopped gracefully,
+// restarted with the same ports, data directory and configuration, and
+// restarted after a crash that lost its data directory
+// ([Agent.RestartWithoutState]), which is what fault-injection tests of a
+// leader-election library need.
 //
 // Why not github.com/hashicorp/consul/sdk/testutil: it only runs `consul`
 // from PATH, hides the process behind its own API (no SIGSTOP, SIGKILL or
@@ -19,7 +21,9 @@
 // Entry points: [DevServer] (a single `consul agent -dev` server),
 // [ClientAgent] (a client agent joined to a server), [Cluster] (n real
 // servers with raft) and [RaftLeader]. [NewProxy] puts a TCP fault proxy
-// (freeze, drop connections) between a client and an agent.
+// (freeze, drop connections) between a client and an agent;
+// [NewFaultProxy] an HTTP one that fails, hangs or holds chosen requests
+// (the third lock acquisition, every session renewal) and counts them.
 //
 // Agents are started with Pdeathsig=SIGKILL and in their own process group,
 // and every agent still running when its test ends is killed in t.Cleanup, so

@@ -8,34 +8,31 @@ import (
 )
 
 // call runs f in a goroutine with a ctx derived from parent that has the
-// Runner's timeout as deadline, and waits for it to return, however long
-// it takes: past the deadline it logs a warning and keeps waiting. The
-// error is f's, or one wrapping ErrPanic; if f returned after its
-// deadline, it is wrapped in (or is) an error wrapping ErrHookTimeout.
-func (r *Runner) call(parent context.Context, name, phase string, f func(ctx context.Context) error) error {
+// Runner's timeout as deadline, and waits for it up to that deadline. If f
+// returned by then, call returns f's error (or one wrapping ErrPanic) and a
+// nil *late. If f still runs, call logs a warning and returns at once, with
+// a *late for f and an error wrapping ErrHookTimeout; f's goroutine ends
+// when f returns, and the *late's result receives f's error then.
+func (r *Runner) call(parent context.Context, name, phase string, f func(ctx context.Context) error) (*late, error) {
 	ctx, cancel := context.WithTimeout(parent, r.timeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- r.protect(name, phase, func() error { return f(ctx) }) }()
+	defer cancel()                // past the deadline, ctx is done already
+	result := make(chan error, 1) // f's goroutine never blocks on it
+	go func() { result <- r.protect(name, phase, func() error { return f(ctx) }) }()
 
 	timer := time.NewTimer(r.timeout)
 	defer timer.Stop()
 	select {
-	case err := <-done:
-		return err
+	case err := <-result:
+		return nil, err
 	case <-timer.C:
 	}
 	select {
-	case err := <-done: // returned just in time
-		return err
+	case err := <-result: // returned just in time
+		return nil, err
 	default:
 	}
-	r.log.Warn("hook still running after its timeout; waiting for it", "hook", name, "phase", phase, "timeout", r.timeout)
-	err := <-done
-	if err == nil {
-		return fmt.Errorf("%w after %s", ErrHookTimeout, r.timeout)
-	}
-	return fmt.Errorf("%w after %s: %w", ErrHookTimeout, r.timeout, err)
+	r.log.Warn("hook still running after its timeout", "hook", name, "phase", phase, "timeout", r.timeout)
+	return &late{name: name, phase: phase, result: result}, fmt.Errorf("%w after %s", ErrHookTimeout, r.timeout)
 }
 
 // protect calls f and turns a panic into an error wrapping ErrPanic,

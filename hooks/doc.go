@@ -23,8 +23,9 @@
 // succeeded when its turn came), and for no other. It runs however the
 // term ends: leadership lost, resigned, the elector stopped
 // (leader.ErrStopped), a later hook failed, or the body failed. Its reason
-// is context.Cause of the term's ctx once the term is over, or else the
-// error that made Lead give the term up.
+// is term.Reason() once the term is over (context.Cause of the ctx for a
+// term that is not the elector's), or else the error that made Lead give
+// the term up.
 //
 // # Failures
 //
@@ -36,7 +37,8 @@
 // OnElected, runs OnDemoted for the hooks that had succeeded, and returns
 // an error that wraps ErrHookFailed and names the hook (and wraps
 // ErrHookTimeout for an overrun, ErrPanic for a panic), so that the elector
-// gives the term up. A panic in OnElected, OnDemoted or the body is
+// gives the term up; after an overrun it returns first and runs those
+// OnDemoted in the background (see Timeouts). A panic in OnElected, OnDemoted or the body is
 // recovered and logged with its stack; it never crashes the process. A
 // panicking OnDemoted does not keep the remaining ones from running.
 //
@@ -45,23 +47,66 @@
 // and pairs OnDemoted for the hooks that had succeeded.
 //
 // If the body returns an error while the term lasts, Lead runs OnDemoted
-// with that error as reason and returns the error unchanged (so an error
-// with a Stragglers() []string method, such as the lifecycle supervisor's,
-// still reaches the elector). If the body returns nil, Lead keeps leading
-// and waits for the term to end before running OnDemoted.
+// with that error as reason and returns the error unchanged, so that a
+// stragglers error (below), such as the lifecycle supervisor's, still
+// reaches the elector with its Done. If the body returns nil, Lead keeps
+// leading and waits for the term to end before running OnDemoted.
+//
+// # Stragglers
+//
+// The elector must not release its key while any leader work of the term
+// still runs. Leader work may therefore return before all of its parts
+// have returned only with an error that implements
+//
+//	interface { error; Stragglers() []string; Done() <-chan struct{} }
+//
+// (errors.As finds it): Stragglers names what still runs, and Done is
+// closed once all of it has returned. The elector keeps the key and its
+// session until Done is closed. Lead returns such an error in two cases:
+// the body returned one (it is returned unchanged, unless a hook overruns
+// as well), or a hook overran (see Timeouts).
 //
 // # Timeouts
 //
 // Every hook call gets a ctx whose deadline is the Runner's timeout
-// (DefaultTimeout unless WithTimeout). A hook still running at its
-// deadline is logged (Warn, keys "hook", "phase", "timeout") and then
-// waited for anyway: Lead never runs OnDemoted while an OnElected still
-// runs, and never returns while a hook runs, because the elector releases
-// the key as soon as its leader function returns. OnElected's ctx is a
+// (DefaultTimeout unless WithTimeout) after the call. OnElected's ctx is a
 // child of the term's ctx; OnDemoted's is not (the term is usually over by
 // then): it is context.WithoutCancel of the term's ctx, so it keeps its
 // values, bounded by the timeout.
 //
-// Goroutines: each hook call runs in a goroutine of the Runner, which Lead
-// always waits for; no goroutine of the Runner outlives Lead.
+// Lead waits for a hook up to its deadline and no longer. A hook still
+// running then is logged (Warn, "hook still running after its timeout",
+// keys "hook", "phase", "timeout"), and Lead returns at once with an error
+// that wraps ErrHookTimeout (and ErrHookFailed, if it is an OnElected),
+// names the hook, wraps the error Lead would have returned otherwise (the
+// body's, if any), and implements the stragglers interface above:
+//
+//   - Stragglers: `hook "name" OnElected` or `hook "name" OnDemoted`,
+//     then the Stragglers of the body's error if it implements the
+//     interface; a snapshot taken when Lead returned.
+//   - Done: closed once the rest of the term has finished in the
+//     background, in this order: the overrunning hook returned (logged,
+//     Warn, "hook returned after its timeout", with its error if any);
+//     then the remaining paired OnDemoted calls ran, in reverse order, one
+//     at a time, each bounded by the timeout as above (one that overruns
+//     in turn is logged and waited for before the next); then the Done of
+//     the body's stragglers error, if any, was closed.
+//
+// The rules of Order and Pairing hold in the background as in Lead: an
+// overrunning OnElected gets no OnDemoted, and the OnDemoted of the hooks
+// before it run only after it returned; no two hooks of a term run at
+// once. An elector that waits for Done before its next term (as package
+// leader's does) therefore never runs hooks of two terms at once.
+//
+// # Goroutines
+//
+// Each hook call runs in a goroutine of the Runner. Lead waits for each of
+// them, except for an overrunning hook: its goroutine, one goroutine that
+// finishes the term (it waits for the hook, runs the remaining OnDemoted
+// calls, each in a goroutine of its own, and waits for the body's Done),
+// and those OnDemoted goroutines outlive Lead. All of them have ended when
+// Done is closed: the finishing goroutine closes it as its last act, after
+// every other has returned. A hook that never returns keeps its goroutine,
+// the finishing goroutine, and Done open, forever. No other goroutine of
+// the Runner outlives Lead.
 package hooks

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -89,5 +91,69 @@ func endTerm(cancel context.CancelCauseFunc, reason error) func(context.Context)
 	return func(context.Context) error {
 		cancel(reason)
 		return nil
+	}
+}
+
+// stragglers is the protocol the elector looks for in its leader work's
+// error.
+type stragglers interface {
+	error
+	Stragglers() []string
+	Done() <-chan struct{}
+}
+
+// stragglersError is what the lifecycle supervisor returns when it gave up
+// waiting for workers: done is closed when they have returned.
+type stragglersError struct {
+	names []string
+	done  <-chan struct{}
+}
+
+func (e *stragglersError) Error() string         { return "stragglers: " + strings.Join(e.names, ",") }
+func (e *stragglersError) Stragglers() []string  { return e.names }
+func (e *stragglersError) Done() <-chan struct{} { return e.done }
+
+// gate returns a channel and the func that closes it, once; the test's
+// cleanup closes it too, so that nothing stays blocked on it if the test
+// fails early.
+func gate(t *testing.T) (<-chan struct{}, func()) {
+	c := make(chan struct{})
+	open := sync.OnceFunc(func() { close(c) })
+	t.Cleanup(open)
+	return c, open
+}
+
+// isClosed reports whether c is closed now.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitDone waits for c to be closed, or fails the test.
+func waitDone(t *testing.T, what string, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// waitFor waits until cond holds (polling), or fails the test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

@@ -6,20 +6,21 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// DefaultTimeout bounds each hook call. Ten seconds leave room for a hook
-// that makes a few network round trips (warm a cache, register with a load
-// balancer) while still reporting a stuck one. It equals the elector's
-// default StopTimeout: at shutdown the elector waits that long for its whole
-// leader function, OnDemoted hooks included, and past it leaves the key to
-// expire rather than release it; hooks that stop slowly delay the next
-// leader by LockDelay.
+// DefaultTimeout bounds each hook call: Lead waits for a hook that long
+// and no longer (see "Timeouts" in the package doc). Ten seconds leave
+// room for a hook that makes a few network round trips (warm a cache,
+// register with a load balancer) while still reporting a stuck one. It
+// equals the elector's default StopTimeout: at shutdown the elector waits
+// that long for its whole leader function, OnDemoted hooks included, and
+// past it leaves the key to expire rather than release it; hooks that stop
+// slowly delay the next leader by LockDelay.
 const DefaultTimeout = 10 * time.Second
 
 // An Option configures a Runner.
 type Option func(*Runner)
 
 // WithTimeout sets the deadline of each hook call (default
-// DefaultTimeout); it must be positive.
+// DefaultTimeout), measured from the call; it must be positive.
 func WithTimeout(d time.Duration) Option { return func(r *Runner) { r.timeout = d } }
 
 // WithLogger sets the logger (default: none; nil means none). Hooks are

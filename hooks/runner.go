@@ -14,7 +14,9 @@ import (
 
 // A Runner runs a fixed set of hooks around the leader work of each term.
 // Its Lead may be called for one term after another, and is safe for
-// concurrent use (each call runs its own term).
+// concurrent use (each call runs its own term). A Lead that returned at a
+// hook's deadline still runs hooks of its term until its error's Done is
+// closed.
 type Runner struct {
 	hooks   []Hook // in OnElected order
 	timeout time.Duration
@@ -45,21 +47,33 @@ func NewRunner(hooks []Hook, opts ...Option) (*Runner, error) {
 // OnDemoted hooks in reverse order; see the package doc for the rules.
 //
 // ctx must be the term's context (the ctx the elector passes to its leader
-// function): its end is the term's end and context.Cause(ctx) the reason.
-// Lead does not call term's methods; it hands term to the hooks as is.
+// function): its end is the term's end. The reason given to OnDemoted is
+// term.Reason() (context.Cause(ctx) when term is nil); Lead calls no other
+// method of term, and hands it to the hooks as is.
 //
-// Lead returns after every hook it started has returned. Its error is nil,
-// the body's error unchanged, or an error wrapping ErrHookFailed.
+// Lead returns when that sequence is over, with nil, the body's error
+// unchanged, or an error wrapping ErrHookFailed. If a hook is still
+// running at its deadline, Lead returns at that deadline instead, with an
+// error that wraps ErrHookTimeout and has Stragglers and Done methods, and
+// finishes the sequence in the background (see Timeouts in the package
+// doc).
 func (r *Runner) Lead(ctx context.Context, term *leader.Term, body func(ctx context.Context) error) error {
-	n, err := r.elect(ctx, term)
+	n, l, err := r.elect(ctx, term)
 	if err == nil {
 		err = r.lead(ctx, body)
 	}
 	reason := err
 	if reason == nil || ctx.Err() != nil {
-		reason = context.Cause(ctx)
+		reason = termReason(ctx, term)
 	}
-	r.demote(ctx, term, n, reason)
+	d := &demotion{ctx: context.WithoutCancel(ctx), term: term, reason: reason, n: n}
+	if l != nil { // a late OnElected: err reports it
+		return r.detach(l, d, err)
+	}
+	l, lateErr := r.demote(d)
+	if l != nil {
+		return r.detach(l, d, err, lateErr)
+	}
 	return err
 }
 
@@ -70,22 +84,23 @@ func (r *Runner) LeaderFunc(body func(ctx context.Context) error) leader.LeaderF
 }
 
 // elect runs OnElected in order until one fails or the term ends. It
-// returns how many hooks succeeded (a prefix of r.hooks).
-func (r *Runner) elect(ctx context.Context, term *leader.Term) (int, error) {
+// returns how many hooks succeeded (a prefix of r.hooks) and, if the one
+// that failed is still running, its late call.
+func (r *Runner) elect(ctx context.Context, term *leader.Term) (int, *late, error) {
 	for i, h := range r.hooks {
 		if ctx.Err() != nil {
-			return i, nil
+			return i, nil, nil
 		}
 		if h.OnElected == nil {
 			continue
 		}
 		onElected := h.OnElected
-		err := r.call(ctx, h.Name, "OnElected", func(ctx context.Context) error { return onElected(ctx, term) })
+		l, err := r.call(ctx, h.Name, "OnElected", func(ctx context.Context) error { return onElected(ctx, term) })
 		if err != nil {
-			return i, fmt.Errorf("%w: OnElected of %q: %w", ErrHookFailed, h.Name, err)
+			return i, l, fmt.Errorf("%w: OnElected of %q: %w", ErrHookFailed, h.Name, err)
 		}
 	}
-	return len(r.hooks), nil
+	return len(r.hooks), nil, nil
 }
 
 // lead runs body, if any and if the term lasts; if body returns nil it
@@ -103,18 +118,46 @@ func (r *Runner) lead(ctx context.Context, body func(ctx context.Context) error)
 	return nil
 }
 
-// demote runs OnDemoted of the first n hooks, in reverse order.
-func (r *Runner) demote(ctx context.Context, term *leader.Term, n int, reason error) {
-	base := context.WithoutCancel(ctx)
-	for i := n - 1; i >= 0; i-- {
-		h := r.hooks[i]
+// A demotion is what remains of a term's OnDemoted calls: those of the
+// first n hooks, in reverse order.
+type demotion struct {
+	ctx    context.Context // context.WithoutCancel of the term's ctx
+	term   *leader.Term
+	reason error
+	n      int
+}
+
+// demote runs the remaining OnDemoted calls of d in reverse order. If one
+// is still running at its deadline, it stops there and returns its late
+// call and an error wrapping ErrHookTimeout that names it; d then holds
+// the calls that remain after it.
+func (r *Runner) demote(d *demotion) (*late, error) {
+	for d.n > 0 {
+		d.n--
+		h := r.hooks[d.n]
 		if h.OnDemoted == nil {
 			continue
 		}
 		onDemoted := h.OnDemoted
-		_ = r.call(base, h.Name, "OnDemoted", func(ctx context.Context) error {
-			onDemoted(ctx, term, reason)
+		l, _ := r.call(d.ctx, h.Name, "OnDemoted", func(ctx context.Context) error {
+			onDemoted(ctx, d.term, d.reason)
 			return nil
-		}) // a panic or overrun is logged by call; there is no one to return it to
+		}) // a panic is logged by call; there is no one to return it to
+		if l != nil {
+			return l, fmt.Errorf("%w: OnDemoted of %q after %s", ErrHookTimeout, h.Name, r.timeout)
+		}
 	}
+	return nil, nil
+}
+
+// termReason is why the term ended: term.Reason(), which tells how a lost
+// lock was lost (its context's cause is only leader.ErrLockLost), or the
+// cause of ctx without a term.
+func termReason(ctx context.Context, term *leader.Term) error {
+	if term != nil {
+		if r := term.Reason(); r != nil {
+			return r
+		}
+	}
+	return context.Cause(ctx)
 }

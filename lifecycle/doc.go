@@ -18,11 +18,31 @@
 //   - When ctx ends every worker sees its ctx done, and Run waits for all of
 //     them up to the grace period, measured from the end of ctx. If they
 //     all return, Run returns nil (the caller knows that ctx ended). If
-//     some still run after the grace period, Run logs each by name, and
-//     returns a *StragglersError naming them (it matches ErrStragglers, and
-//     its Stragglers method tells the elector to let the key expire rather
-//     than release it while that code may still write).
+//     some still run after the grace period, Run logs each by name (Error,
+//     key "worker") and returns a *StragglersError naming them, joined
+//     with the failure under ResignOnError (errors.As finds it either way).
 //   - If every worker returns nil while ctx lives, Run returns nil at once.
+//
+// # Stragglers
+//
+// A *StragglersError matches ErrStragglers and carries the elector's
+// protocol for leader work that returns while parts of it still run:
+//
+//	interface { error; Stragglers() []string; Done() <-chan struct{} }
+//
+// Stragglers names the workers still running when Run returned (a
+// snapshot; the Supervisor's Stragglers method is the live list). Done is
+// closed once every one of them has returned: its Run returned, its
+// goroutine ended, and it has left the Supervisor's Stragglers and
+// Running. That includes a straggler of an earlier Run that a later Run
+// reports again. The elector (package leader) keeps the key and its
+// session while Done is open, reports the names as stuck, and releases
+// the key only once Done is closed: a straggler may still write, so no
+// other replica may lead before it has stopped. A straggler that never
+// returns therefore keeps the key held until the process ends.
+//
+// A StragglersError not made by Run (a literal) has nothing to wait for:
+// its Done returns a closed channel.
 //
 // # Goroutines
 //
@@ -30,8 +50,12 @@
 // those are stuck in the worker's own code, which the Supervisor cannot
 // stop. They are not abandoned: when a straggler returns, its goroutine
 // ends, it leaves Stragglers and Running, and it touches nothing but the
-// Supervisor's own synchronised state. No other goroutine of the
-// Supervisor outlives Run.
+// Supervisor's own synchronised state. When Run returns a
+// *StragglersError, one more goroutine waits for the stragglers it names
+// and closes its Done: it ends when the last of them has returned (its
+// last act is closing Done), so it lives exactly as long as they do. No
+// other goroutine of the Supervisor outlives Run; once Done is closed,
+// none of those goroutines remains (but for their final return).
 //
 // A worker never runs twice at once: if a straggler of an earlier Run
 // still runs when Run is called again, that worker is started only after

@@ -25,12 +25,15 @@ var (
 )
 
 // A StragglersError names the workers that still ran when Run gave up
-// waiting for them. errors.Is(err, ErrStragglers) matches it; its
-// Stragglers method is what the elector looks for to keep the key from
-// being released while they run.
+// waiting for them. errors.Is(err, ErrStragglers) matches it. Its
+// Stragglers and Done methods are the protocol by which the elector learns
+// that leader work returned while parts of it still run: it keeps the key
+// (and its session) until Done is closed, and only then releases it.
 type StragglersError struct {
 	// Names of the workers still running, sorted.
 	Names []string
+
+	done <-chan struct{} // nil in a StragglersError not made by a Supervisor
 }
 
 // Error lists the stragglers.
@@ -40,6 +43,19 @@ func (e *StragglersError) Error() string {
 
 // Stragglers returns (a copy of) Names.
 func (e *StragglersError) Stragglers() []string { return slices.Clone(e.Names) }
+
+// Done returns a channel that is closed once every straggler named has
+// returned: its worker's Run returned, its goroutine ended, and it has left
+// the Supervisor's Stragglers and Running. For an error made by Run it is
+// the same channel on every call, and stays open while a straggler runs. A
+// StragglersError not made by a Supervisor (a literal) has nothing to wait
+// for: its Done returns a closed channel.
+func (e *StragglersError) Done() <-chan struct{} {
+	if e.done == nil {
+		return closedChan()
+	}
+	return e.done
+}
 
 // Is reports whether target is ErrStragglers.
 func (e *StragglersError) Is(target error) bool { return target == ErrStragglers }

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"cmp"
 	"context"
 	"slices"
 )
@@ -11,7 +12,7 @@ import (
 // straggler of an earlier one.
 type instance struct {
 	name      string
-	done      chan struct{} // closed when the loop released its slot
+	done      chan struct{} // closed as the last act of the loop's goroutine, after release
 	straggler bool          // a Run gave up waiting for it; guarded by Supervisor.mu
 }
 
@@ -44,14 +45,14 @@ func (s *Supervisor) acquire(ctx context.Context, inst *instance) bool {
 	}
 }
 
-// release frees inst's slot; a straggler thereby leaves Stragglers.
+// release frees inst's slot; a straggler thereby leaves Stragglers. The
+// loop's goroutine closes inst.done after it (see Run).
 func (s *Supervisor) release(inst *instance) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.slots[inst.name] == inst {
 		delete(s.slots, inst.name)
 	}
-	s.mu.Unlock()
-	close(inst.done)
 }
 
 // giveUp marks the pending loops that hold their slot (they are in, or
@@ -72,16 +73,26 @@ func (s *Supervisor) giveUp(pending map[*instance]bool) {
 // waiting for and that still run; a worker leaves the list when it
 // returns. Empty when none.
 func (s *Supervisor) Stragglers() []string {
+	var names []string
+	for _, inst := range s.stragglers() {
+		names = append(names, inst.name)
+	}
+	return names
+}
+
+// stragglers returns, sorted by name, the instances that a Run gave up
+// waiting for and that still hold their slot.
+func (s *Supervisor) stragglers() []*instance {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var names []string
-	for name, inst := range s.slots {
+	var insts []*instance
+	for _, inst := range s.slots {
 		if inst.straggler {
-			names = append(names, name)
+			insts = append(insts, inst)
 		}
 	}
-	slices.Sort(names)
-	return names
+	slices.SortFunc(insts, func(a, b *instance) int { return cmp.Compare(a.name, b.name) })
+	return insts
 }
 
 // Running returns the sorted names of the workers whose goroutine runs

@@ -13,8 +13,17 @@ import (
 
 const grace = 50 * time.Millisecond
 
-// checkStragglers checks that err is a stragglers error naming names.
-func checkStragglers(t *testing.T, err error, names ...string) {
+// stragglers is the protocol the elector looks for in its leader work's
+// error.
+type stragglers interface {
+	error
+	Stragglers() []string
+	Done() <-chan struct{}
+}
+
+// checkStragglers checks that err is a stragglers error naming names,
+// whose Done is still open, and returns it as the elector finds it.
+func checkStragglers(t *testing.T, err error, names ...string) stragglers {
 	t.Helper()
 	if !errors.Is(err, lifecycle.ErrStragglers) {
 		t.Fatalf("Run = %v; want ErrStragglers", err)
@@ -23,9 +32,33 @@ func checkStragglers(t *testing.T, err error, names ...string) {
 	if !errors.As(err, &se) || !slices.Equal(se.Names, names) {
 		t.Fatalf("Run = %v; want a *StragglersError naming %q", err, names)
 	}
-	var left interface{ Stragglers() []string } // what the elector looks for
+	var left stragglers
 	if !errors.As(err, &left) || !slices.Equal(left.Stragglers(), names) {
 		t.Fatalf("Run = %v; Stragglers() should name %q", err, names)
+	}
+	if isClosed(left.Done()) {
+		t.Fatalf("Run = %v; Done is closed while the stragglers run", err)
+	}
+	return left
+}
+
+// isClosed reports whether c is closed now.
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitDone waits for c to be closed, or fails the test.
+func waitDone(t *testing.T, what string, c <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-c:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
 	}
 }
 
@@ -43,7 +76,7 @@ func TestRunStragglers(t *testing.T) {
 	if waited := time.Since(start); waited < grace {
 		t.Errorf("Run gave up after %s; want the grace period %s", waited, grace)
 	}
-	checkStragglers(t, err, "slow")
+	left := checkStragglers(t, err, "slow")
 	if fine.cause.Load() == nil {
 		t.Error("the well-behaved worker had not returned when Run returned")
 	}
@@ -57,10 +90,36 @@ func TestRunStragglers(t *testing.T) {
 		t.Errorf("straggler not logged:\n%s", out)
 	}
 
+	if got := left.Stragglers(); !slices.Equal(got, []string{"slow"}) {
+		t.Errorf("Stragglers() = %q while it runs; want slow", got)
+	}
+	if left.Done() != left.Done() {
+		t.Error("Done returns a different channel on each call")
+	}
+
 	close(slow.release)
-	eventually(t, "the straggler to leave Stragglers", func() bool { return len(s.Stragglers()) == 0 })
+	waitDone(t, "Done after the straggler returned", left.Done())
+	if got := s.Stragglers(); len(got) != 0 {
+		t.Errorf("Stragglers = %q once Done is closed; want none", got)
+	}
 	if got := s.Running(); len(got) != 0 {
-		t.Errorf("Running = %q after the straggler returned; want none", got)
+		t.Errorf("Running = %q once Done is closed; want none", got)
+	}
+}
+
+// TestStragglersErrorLiteral: a StragglersError not made by a Supervisor
+// has nothing to wait for.
+func TestStragglersErrorLiteral(t *testing.T) {
+	var err error = &lifecycle.StragglersError{Names: []string{"x"}}
+	var left stragglers
+	if !errors.As(err, &left) {
+		t.Fatalf("%T does not implement the stragglers protocol", err)
+	}
+	if !isClosed(left.Done()) {
+		t.Error("Done of a literal StragglersError is not closed")
+	}
+	if got := left.Stragglers(); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("Stragglers() = %q; want x", got)
 	}
 }
 
@@ -75,19 +134,22 @@ func TestRunAfterStragglers(t *testing.T) {
 	wait1 := runAsync(ctx1, s)
 	<-slow.started
 	cancel1()
-	checkStragglers(t, wait1(), "slow")
+	left1 := checkStragglers(t, wait1(), "slow")
 
 	// Term 2 ends before the straggler returns: it never started the
-	// worker, and reports the straggler again.
+	// worker, and reports the straggler again, with a Done that waits for
+	// it.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	checkStragglers(t, s.Run(ctx2), "slow")
+	left2 := checkStragglers(t, s.Run(ctx2), "slow")
 
 	// Term 3 starts the worker once the straggler has returned.
 	ctx3, cancel3 := context.WithCancel(context.Background())
 	defer cancel3()
 	wait3 := runAsync(ctx3, s)
 	close(slow.release) // the straggler, and every later run, returns at once
+	waitDone(t, "term 1's Done", left1.Done())
+	waitDone(t, "term 2's Done", left2.Done())
 	<-slow.started
 	eventually(t, "the worker to finish", func() bool { return len(s.Running()) == 0 })
 	if err := wait3(); err != nil {
@@ -99,7 +161,8 @@ func TestRunAfterStragglers(t *testing.T) {
 }
 
 // TestRunFailureAndStragglers: under ResignOnError, a failure and a
-// straggler are both reported.
+// straggler are both reported (errors.Join), and the elector still finds
+// the stragglers protocol in the joined error.
 func TestRunFailureAndStragglers(t *testing.T) {
 	slow := newStuck("slow")
 	bad := lifecycle.WorkerFunc("bad", func(context.Context) error {
@@ -108,10 +171,40 @@ func TestRunFailureAndStragglers(t *testing.T) {
 	})
 	s := newSupervisor(t, []lifecycle.Worker{slow, bad}, lifecycle.WithGrace(grace), lifecycle.WithPolicy(lifecycle.ResignOnError))
 	err := s.Run(context.Background())
-	checkStragglers(t, err, "slow")
+	left := checkStragglers(t, err, "slow")
 	if !errors.Is(err, lifecycle.ErrWorkerFailed) {
 		t.Errorf("Run = %v; want ErrWorkerFailed too", err)
 	}
+	if _, joined := err.(interface{ Unwrap() []error }); !joined {
+		t.Errorf("Run = %T; want the failure and the stragglers joined", err)
+	}
 	close(slow.release)
-	eventually(t, "the straggler to return", func() bool { return len(s.Running()) == 0 })
+	waitDone(t, "Done after the straggler returned", left.Done())
+	if got := s.Running(); len(got) != 0 {
+		t.Errorf("Running = %q once Done is closed; want none", got)
+	}
+}
+
+// TestStragglersDoneWaitsForAll: Done stays open until the last of the
+// stragglers it names has returned, in whatever order they return.
+func TestStragglersDoneWaitsForAll(t *testing.T) {
+	x, y := newStuck("x"), newStuck("y")
+	s := newSupervisor(t, []lifecycle.Worker{x, y}, lifecycle.WithGrace(grace))
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := runAsync(ctx, s)
+	<-x.started
+	<-y.started
+	cancel()
+	left := checkStragglers(t, wait(), "x", "y")
+
+	close(y.release)
+	eventually(t, "y to leave Stragglers", func() bool { return slices.Equal(s.Stragglers(), []string{"x"}) })
+	if isClosed(left.Done()) {
+		t.Error("Done is closed while x still runs")
+	}
+	close(x.release)
+	waitDone(t, "Done after both returned", left.Done())
+	if got := s.Running(); len(got) != 0 {
+		t.Errorf("Running = %q once Done is closed; want none", got)
+	}
 }

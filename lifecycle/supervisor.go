@@ -77,7 +77,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for _, w := range s.workers {
 		inst := newInstance(w.Name())
 		pending[inst] = true
-		go func() { results <- result{inst: inst, err: s.loop(ctx, w, inst)} }()
+		go func() {
+			defer close(inst.done) // last: then this goroutine has nothing left to do
+			results <- result{inst: inst, err: s.loop(ctx, w, inst)}
+		}()
 	}
 	failure := watch(ctx, results, pending)
 	if failure != nil {
@@ -125,18 +128,33 @@ func (s *Supervisor) await(results <-chan result, pending map[*instance]bool) {
 
 // outcome is Run's error: failure and/or the stragglers still running.
 func (s *Supervisor) outcome(failure error) error {
-	names := s.Stragglers()
-	if len(names) == 0 {
+	left := s.stragglersError()
+	if left == nil {
 		return failure
 	}
-	for _, n := range names {
+	for _, n := range left.Names {
 		s.log.Error("worker still running after the grace period; giving up on it", "worker", n, "grace", s.grace)
 	}
-	left := &StragglersError{Names: names}
 	if failure == nil {
 		return left
 	}
 	return errors.Join(failure, left)
+}
+
+// stragglersError returns a *StragglersError naming the stragglers that
+// still run, whose Done is closed when all of them have returned; nil if
+// there are none.
+func (s *Supervisor) stragglersError() *StragglersError {
+	insts := s.stragglers()
+	if len(insts) == 0 {
+		return nil
+	}
+	names := make([]string, len(insts))
+	dones := make([]<-chan struct{}, len(insts))
+	for i, inst := range insts {
+		names[i], dones[i] = inst.name, inst.done
+	}
+	return &StragglersError{Names: names, done: allDone(dones)}
 }
 
 func (s *Supervisor) begin() bool {

@@ -60,9 +60,19 @@ func (l *ledger) Run(ctx context.Context) error {
 	}
 }
 
-// append adds one record with term's token, or fails with errFenced.
+// casRetries bounds how often append retries a write that lost a race
+// with another write (a CAS conflict), pausing casPause×attempt between.
+const (
+	casRetries = 5
+	casPause   = 20 * time.Millisecond
+)
+
+// append adds one record with term's token, or fails with errFenced. Only
+// a lost CAS race is retried here (a few times, with a pause); any other
+// failure goes back to the supervisor, which restarts the worker with
+// backoff.
 func (l *ledger) append(ctx context.Context, term *leader.Term) error {
-	for {
+	for attempt := 1; ; attempt++ {
 		pair, _, err := l.client.KV().Get(l.key, (&api.QueryOptions{}).WithContext(ctx))
 		if err != nil {
 			return err
@@ -87,11 +97,26 @@ func (l *ledger) append(ctx context.Context, term *leader.Term) error {
 			return err
 		case ok:
 			return nil
-		case len(resp.Errors) > 0 && resp.Errors[0].OpIndex == 0:
+		case len(resp.Errors) == 0:
+			return errors.New("example-service: ledger write failed without errors")
+		case resp.Errors[0].OpIndex == 0:
 			return fmt.Errorf("%w: %s", errFenced, resp.Errors[0].What)
+		case !casConflict(resp.Errors[0].What) || attempt == casRetries:
+			return fmt.Errorf("example-service: ledger write: %s", resp.Errors[0].What)
 		}
-		// The CAS lost a race with another write: read again.
+		// The CAS lost a race with another write: pause, read again.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * casPause):
+		}
 	}
+}
+
+// casConflict tells a CAS that lost a race (the key's index moved) from
+// other transaction errors.
+func casConflict(what string) bool {
+	return strings.Contains(what, "index") || strings.Contains(what, "CAS")
 }
 
 // read returns the ledger's records, oldest first.

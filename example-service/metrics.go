@@ -10,7 +10,7 @@ import (
 )
 
 // metrics is the service's leader.Metrics: counters kept in memory and
-// served as JSON at GET /metrics. A real service would adapt the same four
+// served as JSON at GET /metrics. A real service would adapt the same five
 // methods to Prometheus or OpenTelemetry.
 type metrics struct {
 	mu           sync.Mutex
@@ -19,6 +19,7 @@ type metrics struct {
 	termsEnded   map[string]int // by reason
 	consulErrors int
 	lastRTT      time.Duration // of the last confirmation
+	stragglers   []string      // leader work stuck after its term
 }
 
 func newMetrics() *metrics { return &metrics{termsEnded: map[string]int{}} }
@@ -51,6 +52,12 @@ func (m *metrics) ConsulError(string, error, bool) {
 	m.consulErrors++
 }
 
+func (m *metrics) Stragglers(_ string, names []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stragglers = names
+}
+
 // metricsJSON is the body of GET /metrics.
 type metricsJSON struct {
 	IsLeader              int            `json:"is_leader"`
@@ -58,12 +65,13 @@ type metricsJSON struct {
 	TermsEnded            map[string]int `json:"terms_ended"`
 	ConsulErrors          int            `json:"consul_errors"`
 	LastConfirmRTTSeconds float64        `json:"last_confirm_rtt_seconds"`
+	Stragglers            []string       `json:"stragglers,omitempty"`
 }
 
 func (m *metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	m.mu.Lock()
 	body := metricsJSON{IsLeader: m.isLeader, TermsStarted: m.termsStarted, TermsEnded: map[string]int{},
-		ConsulErrors: m.consulErrors, LastConfirmRTTSeconds: m.lastRTT.Seconds()}
+		ConsulErrors: m.consulErrors, LastConfirmRTTSeconds: m.lastRTT.Seconds(), Stragglers: m.stragglers}
 	for k, v := range m.termsEnded {
 		body.TermsEnded[k] = v
 	}

@@ -102,6 +102,7 @@ func TestAppLifecycle(t *testing.T) {
 	}
 	waitFor(t, e.Config().ConfirmInterval, "the worker to stop within one round trip", func() bool { return !p.isRunning() })
 	t.Logf("worker stopped %v after the session was destroyed", time.Since(destroyed))
+	waitFor(t, time.Second, "OnDemoted", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.demoted) > 0 })
 	p.mu.Lock()
 	if len(p.demoted) != 1 || !errors.Is(p.demoted[0], leader.ErrSessionInvalidated) {
 		t.Errorf("OnDemoted reasons %v, want one ErrSessionInvalidated", p.demoted)

@@ -96,6 +96,9 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			if !r.wait(ctx, "acquire", err) {
 				return 0
 			}
+			// Re-read the key at once: waiting on the old index would wait
+			// for a change that may never come (a sole candidate).
+			index = 0
 		case res == acquired:
 			r.ok()
 			return e.lead(ctx, session, lock, sent, r)

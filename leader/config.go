@@ -7,30 +7,32 @@ import (
 	"time"
 )
 
-// Defaults. Their relations are derived in docs/safety.md; New enforces them.
+// Defaults. Their relations are derived in docs/safety.md ("Choosing the
+// defaults"); New enforces them.
 const (
 	// DefaultLockDelay is the session lock-delay: after Consul invalidates
 	// a session, no one can acquire its keys for this long. It is what gives
 	// a cut-off leader time to notice and stop (DemoteAfter must be smaller).
-	// 3s keeps crash failover (CheckTTL + LockDelay) under 5s; Consul's
-	// own default is 15s.
-	DefaultLockDelay = 3 * time.Second
+	// 2.6s leaves leader work 0.5s to stop after a cut-off leader's deadline
+	// (with 1% clock-rate error on both sides) and keeps crash failover
+	// (about CheckTTL + LockDelay) under 4s; Consul's own default is 15s.
+	DefaultLockDelay = 2600 * time.Millisecond
 	// DefaultDemoteAfter is how long a leader keeps leading without a
 	// confirmation from Consul, counted from when the last confirming request
-	// was sent. It is the Consul outage a leader rides out. 2s leaves a 1s
-	// margin below DefaultLockDelay for clock-rate error and for leader work
-	// to observe the cancelled term.
+	// was sent. With DefaultConfirmInterval it lets a leader ride out a Consul
+	// outage of at least 1.4s, whenever it starts.
 	DefaultDemoteAfter = 2 * time.Second
-	// DefaultConfirmInterval is the wait of the leader's consistent blocking
-	// query on its key: at least this often the leader learns from the
-	// Consul leader that it still holds the lock. A quarter of DemoteAfter so
-	// that a leader tolerates an outage of at least 1.4s.
+	// DefaultConfirmInterval is how often the leader asks the Consul leader,
+	// with a consistent read, whether it still holds the lock. A leader
+	// rides out an outage of DemoteAfter - 1.1*ConfirmInterval - rtt (1.4s
+	// with the defaults); halving it would cost twice the reads for 0.25s.
 	DefaultConfirmInterval = 500 * time.Millisecond
 	// DefaultCheckTTL is the TTL of the service check that ties the session
 	// to this process: if the process dies, the check goes critical after at
 	// most this long and Consul invalidates the session. The elector passes
-	// it every CheckTTL/3.
-	DefaultCheckTTL = 1500 * time.Millisecond
+	// it every CheckTTL/3, so a process pause of up to 2*CheckTTL/3 (0.8s)
+	// does not cost the session.
+	DefaultCheckTTL = 1200 * time.Millisecond
 	// DefaultDeregisterCriticalAfter removes the check's service from the
 	// catalog after a crash (1m is Consul's minimum).
 	DefaultDeregisterCriticalAfter = time.Minute
@@ -50,7 +52,9 @@ const (
 	// fix is picked up without hammering Consul.
 	DefaultPermanentErrorRetry = 30 * time.Second
 	// DefaultStopTimeout bounds the cleanup (waiting for leader work,
-	// releasing the key) when Run's context ends. Stop uses its own ctx.
+	// releasing the key) when Run's context ends, and is how long leader
+	// work may run on after its term ended before it is declared a
+	// straggler (Status.Stragglers, liveness failing). Stop uses its own ctx.
 	DefaultStopTimeout = 10 * time.Second
 	// DefaultServiceName names the service whose TTL check is linked to
 	// the session.
@@ -64,9 +68,28 @@ const (
 	// minSessionTTL and maxSessionTTL are Consul's limits for session TTLs.
 	minSessionTTL = 10 * time.Second
 	maxSessionTTL = 24 * time.Hour
-	// minCheckTTL keeps the heartbeat (CheckTTL/3) at a sane rate.
-	minCheckTTL = 300 * time.Millisecond
 )
+
+// Lower bounds of the timings, each with the reason given in New's error.
+var minimums = []struct {
+	name   string
+	field  func(*Config) time.Duration
+	min    time.Duration
+	reason string
+}{
+	{"ConfirmInterval", func(c *Config) time.Duration { return c.ConfirmInterval }, 100 * time.Millisecond,
+		"each confirmation is a consistent read verified by a quorum of Consul servers"},
+	{"CheckTTL", func(c *Config) time.Duration { return c.CheckTTL }, 300 * time.Millisecond,
+		"the check is passed every CheckTTL/3"},
+	{"RequestTimeout", func(c *Config) time.Duration { return c.RequestTimeout }, 100 * time.Millisecond,
+		"a healthy request to the servers must fit in it"},
+	{"FollowerWait", func(c *Config) time.Duration { return c.FollowerWait }, time.Second,
+		"shorter blocking queries are polling"},
+	{"PermanentErrorRetry", func(c *Config) time.Duration { return c.PermanentErrorRetry }, time.Second,
+		"retrying an ACL denial faster only loads the servers"},
+	{"StopTimeout", func(c *Config) time.Duration { return c.StopTimeout }, 100 * time.Millisecond,
+		"leader work needs time to stop"},
+}
 
 // Config configures an Elector. Zero durations take the defaults above.
 type Config struct {
@@ -105,6 +128,16 @@ type Config struct {
 	ResignPause             time.Duration
 	PermanentErrorRetry     time.Duration
 	StopTimeout             time.Duration
+
+	// ExitOnStragglers makes the elector end the process when leader work
+	// is still running StopTimeout after its term ended (the work ignores
+	// its context). The key stays held while such work runs, so no replica
+	// could lead until the process is restarted; with this set the elector
+	// destroys its session (Consul then keeps the key for LockDelay, which
+	// covers the moment until the process is gone) and calls os.Exit(1), so
+	// that the orchestrator restarts it and a successor leads LockDelay
+	// later. Off by default: liveness fails and Status names the work.
+	ExitOnStragglers bool
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -142,12 +175,26 @@ func SafetyMargin(lockDelay time.Duration) time.Duration {
 
 // validate reports the first rule c breaks, naming the field.
 func (c Config) validate() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
-	}
 	if err := validateKey(c.Key); err != nil {
 		return bad("Key %q %v", c.Key, err)
 	}
+	if err := c.validateShared(); err != nil {
+		return err
+	}
+	if c.ConfirmInterval > c.DemoteAfter/3 {
+		return bad("ConfirmInterval (%v) must be at most DemoteAfter/3 (%v)", c.ConfirmInterval, c.DemoteAfter/3)
+	}
+	return nil
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// validateShared checks every rule but the key's and the relation of
+// ConfirmInterval to DemoteAfter (a Group's config has only the fields
+// its electors share; New checks that relation per elector).
+func (c Config) validateShared() error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -163,16 +210,17 @@ func (c Config) validate() error {
 			return bad("%s (%v) must not be negative", d.name, d.v)
 		}
 	}
+	for _, m := range minimums {
+		if v := m.field(&c); v < m.min {
+			return bad("%s (%v) must be at least %v: %s", m.name, v, m.min, m.reason)
+		}
+	}
 	switch {
 	case c.LockDelay > maxLockDelay:
 		return bad("LockDelay (%v) must be at most %v (Consul's limit)", c.LockDelay, maxLockDelay)
 	case c.LockDelay-c.DemoteAfter < SafetyMargin(c.LockDelay):
 		return bad("LockDelay (%v) must exceed DemoteAfter (%v) by at least %v",
 			c.LockDelay, c.DemoteAfter, SafetyMargin(c.LockDelay))
-	case c.ConfirmInterval > c.DemoteAfter/3:
-		return bad("ConfirmInterval (%v) must be at most DemoteAfter/3 (%v)", c.ConfirmInterval, c.DemoteAfter/3)
-	case c.CheckTTL < minCheckTTL:
-		return bad("CheckTTL (%v) must be at least %v", c.CheckTTL, minCheckTTL)
 	case c.SessionTTL != 0 && (c.SessionTTL < minSessionTTL || c.SessionTTL > maxSessionTTL):
 		return bad("SessionTTL (%v) must be 0 or between %v and %v (Consul's limits)", c.SessionTTL, minSessionTTL, maxSessionTTL)
 	case c.DeregisterCriticalAfter < time.Minute:

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"sync"
 
 	"github.com/cenkalti/backoff/v4"
@@ -28,6 +29,7 @@ type Elector struct {
 	state      *state
 	value      []byte // our JSON holder value
 	serviceID  string
+	exit       func(code int) // os.Exit (ExitOnStragglers)
 
 	mu      sync.Mutex
 	running bool
@@ -40,14 +42,27 @@ type Elector struct {
 // Option configures an Elector.
 type Option func(*Elector)
 
-// WithLogger sets the logger (default: none). Transitions are logged once
-// with the keys key, identity, session, token and reason.
-func WithLogger(l hclog.Logger) Option { return func(e *Elector) { e.log = l } }
+// WithLogger sets the logger (default, and for nil: none). Transitions are
+// logged once with the keys key, identity, session, token and reason.
+func WithLogger(l hclog.Logger) Option {
+	return func(e *Elector) {
+		if l != nil {
+			e.log = l
+		}
+	}
+}
 
 // WithBackoff sets the backoff factory used for transient Consul errors
-// (default DefaultBackoff). A BackOff that returns backoff.Stop falls back
-// to PermanentErrorRetry: the campaign never ends on its own.
-func WithBackoff(f func() backoff.BackOff) Option { return func(e *Elector) { e.newBackoff = f } }
+// (default, and for nil: DefaultBackoff). A BackOff that returns
+// backoff.Stop falls back to PermanentErrorRetry: the campaign never ends
+// on its own.
+func WithBackoff(f func() backoff.BackOff) Option {
+	return func(e *Elector) {
+		if f != nil {
+			e.newBackoff = f
+		}
+	}
+}
 
 // WithLeaderFunc sets the leader work run for every term; see LeaderFunc.
 func WithLeaderFunc(f LeaderFunc) Option { return func(e *Elector) { e.leaderFunc = f } }
@@ -67,20 +82,16 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
 	}
-	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: DefaultBackoff, metrics: NopMetrics{}}
+	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: DefaultBackoff,
+		metrics: NopMetrics{}, exit: os.Exit}
 	for _, o := range opts {
 		o(e)
 	}
 	if g := e.group; g != nil {
-		if cfg.SessionTTL != 0 {
-			return nil, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
+		var err error
+		if cfg, err = g.shared(cfg); err != nil {
+			return nil, err
 		}
-		if cfg.Datacenter != "" && cfg.Datacenter != g.cfg.Datacenter {
-			return nil, fmt.Errorf("%w: Datacenter %q differs from its Group's %q", ErrInvalidConfig, cfg.Datacenter, g.cfg.Datacenter)
-		}
-		cfg.ServiceName, cfg.CheckTTL, cfg.ConfirmInterval = g.cfg.ServiceName, g.cfg.CheckTTL, g.cfg.ConfirmInterval
-		cfg.DeregisterCriticalAfter, cfg.Datacenter = g.cfg.DeregisterCriticalAfter, g.cfg.Datacenter
-		cfg.RequestTimeout, cfg.PermanentErrorRetry = g.cfg.RequestTimeout, g.cfg.PermanentErrorRetry
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -101,73 +112,74 @@ func (e *Elector) Config() Config { return e.cfg }
 // Status returns a snapshot of the elector's state.
 func (e *Elector) Status() Status { return e.state.snapshot() }
 
-// IsLeader reports whether a term is active now.
-func (e *Elector) IsLeader() bool {
-	t := e.state.currentTerm()
-	return t != nil && t.Context().Err() == nil
-}
+// IsLeader reports whether a term is active now: the same answer as
+// Status().Role == RoleLeader.
+func (e *Elector) IsLeader() bool { return e.state.activeTerm() != nil }
 
 // Term returns the active term, or nil when not leading.
-func (e *Elector) Term() *Term {
-	t := e.state.currentTerm()
-	if t == nil || t.Context().Err() != nil {
-		return nil
-	}
-	return t
-}
+func (e *Elector) Term() *Term { return e.state.activeTerm() }
 
-// Run campaigns until ctx ends, then gives leadership up in order (term
-// cancelled, leader work awaited for at most StopTimeout, key released,
-// session destroyed) and returns. It returns nil after a clean stop,
-// ErrLeaderWorkRunning if leader work outlived the cleanup, and
-// ErrAlreadyRunning if the elector is running.
+// Run campaigns until ctx ends (or Stop is called), then gives leadership
+// up in order (term cancelled, leader work awaited for at most
+// StopTimeout, or within Stop's ctx, key released, session destroyed) and
+// returns. It returns nil after a clean stop, ErrLeaderWorkRunning if
+// leader work outlived the cleanup, and ErrAlreadyRunning if the elector
+// is running.
 func (e *Elector) Run(ctx context.Context) error {
-	if err := e.groupReady(); err != nil {
+	done, err := e.begin(ctx)
+	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	if e.running {
-		e.mu.Unlock()
-		return ErrAlreadyRunning
-	}
-	e.running, e.stopCtx, e.runErr = true, nil, nil
-	e.mu.Unlock()
-	e.run(ctx)
+	<-done
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.running = false
 	return e.runErr
 }
 
-// Start starts campaigning in the background and returns at once.
+// Start starts campaigning in the background and returns at once; Stop
+// ends it.
 func (e *Elector) Start() error {
+	_, err := e.begin(context.Background())
+	return err
+}
+
+// begin starts the campaign in a goroutine with a ctx derived from parent
+// that Stop can cancel; done is closed when it has returned.
+func (e *Elector) begin(parent context.Context) (done chan struct{}, err error) {
 	if err := e.groupReady(); err != nil {
-		return err
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.running {
-		return ErrAlreadyRunning
+		return nil, ErrAlreadyRunning
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(parent)
 	e.running, e.stopCtx, e.runErr = true, nil, nil
 	e.cancel, e.done = cancel, make(chan struct{})
-	go func() {
-		defer close(e.done)
+	go func(done chan struct{}) {
+		defer close(done)
+		defer cancel()
 		e.run(ctx)
-	}()
-	return nil
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.done == done {
+			e.running, e.cancel, e.done = false, nil, nil
+		}
+	}(e.done)
+	return e.done, nil
 }
 
-// Stop stops an elector started with Start: it cancels the term, waits
-// for leader work, releases the key before destroying the session (so a
-// successor leads at once, without lock-delay) and deregisters the check.
-// All of it is bounded by ctx: if leader work is still running when ctx
-// ends, the key is not released (a successor waits for Consul to expire
-// it) and Stop returns ErrLeaderWorkRunning.
+// Stop stops the elector, started with Start or Run: it cancels the term,
+// waits for leader work, releases the key before destroying the session
+// (so a successor leads at once, without lock-delay) and deregisters the
+// check. All of it is bounded by ctx: if leader work is still running when
+// ctx ends, the key is not released (a successor waits for Consul's
+// lock-delay) and Stop returns ErrLeaderWorkRunning. It returns
+// ErrNotRunning if the elector is not running.
 func (e *Elector) Stop(ctx context.Context) error {
 	e.mu.Lock()
-	if !e.running || e.done == nil {
+	if !e.running {
 		e.mu.Unlock()
 		return ErrNotRunning
 	}
@@ -178,9 +190,6 @@ func (e *Elector) Stop(ctx context.Context) error {
 	<-done // every cleanup step is bounded by ctx
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.done == done { // a concurrent Stop may have reset it, and a Start begun anew
-		e.running, e.cancel, e.done = false, nil, nil
-	}
 	if e.runErr == nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -218,6 +227,10 @@ func (e *Elector) run(ctx context.Context) {
 	e.log.Info("campaigning", "identity", e.cfg.Identity)
 	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, note: e.noteError, state: e.state}
 	hb := e.heartbeat(ctx)
+	if e.group != nil { // the group's check errors are reported to us too
+		e.group.join(e)
+		defer e.group.leave(e)
+	}
 	var line *candidates // a group's electors share a service: no line
 	if e.group == nil {
 		line = e.startCandidates(ctx)

@@ -12,6 +12,11 @@ var (
 	// ErrLeaderWorkFailed: the leader function returned an error (or
 	// panicked) while the term was active, so the term was resigned.
 	ErrLeaderWorkFailed = errors.New("leader: leader work failed")
+	// ErrLockLost: the key is no longer held by the term's session. It is
+	// the cause of the term's context, set the moment the loss is seen; the
+	// term's Reason then tells which of the four below it was, and each of
+	// them matches ErrLockLost too.
+	ErrLockLost = errors.New("leader: lock lost")
 	// ErrSessionInvalidated: Consul invalidated the session that held the
 	// key (destroyed by an operator, a linked check went critical, TTL).
 	ErrSessionInvalidated = errors.New("leader: session invalidated")
@@ -53,3 +58,13 @@ var (
 
 // errSessionGone: Consul no longer knows the session (while following).
 var errSessionGone = errors.New("leader: session no longer exists")
+
+// lost marks one of the ways a lock is lost (ErrSessionInvalidated,
+// ErrKeyReleased, ErrKeyDeleted, ErrKeyTaken) as an ErrLockLost.
+type lost struct{ how error }
+
+func (l lost) Error() string { return l.how.Error() }
+
+func (l lost) Unwrap() error { return l.how }
+
+func (l lost) Is(target error) bool { return target == ErrLockLost }

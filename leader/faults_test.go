@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -152,56 +150,3 @@ func checkDemotedInTime(t *testing.T, term *leader.Term, cfg leader.Config) {
 	}
 }
 
-// After a failed confirmation (the connection dropped) the next one is a
-// plain consistent read, answered at once, not a blocking query on the
-// same index that would answer only ConfirmInterval later while the
-// deadline runs: a burst of drops costs the tolerance only the time the
-// drops last plus one backoff step (at most ConfirmInterval/2).
-func TestConfirmRecoversAtOnceAfterError(t *testing.T) {
-	srv := consultest.DevServer(t, consultest.Options{})
-	proxy := consultest.NewProxy(t, srv.HTTPAddr)
-	viaProxy, err := api.NewClient(proxy.Config(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var errAt time.Time // of the last failed confirmation
-	onError := func(err error) {
-		if strings.Contains(err.Error(), "confirm leadership") {
-			mu.Lock()
-			errAt = time.Now()
-			mu.Unlock()
-		}
-	}
-	lastErr := func() time.Time { mu.Lock(); defer mu.Unlock(); return errAt }
-	e := startElector(t, viaProxy, cfgFor("svc/drops", "dropped"), leader.WithErrorHandler(onError))
-	waitFor(t, 10*time.Second, "e to lead", e.IsLeader)
-	term := e.Term()
-	cfg := e.Config()
-	for trial := 0; trial < 3; trial++ {
-		before := lastErr()
-		// net/http retries a GET once on a fresh connection: drop twice.
-		for i := 0; i < 20 && !lastErr().After(before); i++ {
-			proxy.DropAll()
-			time.Sleep(30 * time.Millisecond)
-			proxy.DropAll()
-			time.Sleep(20 * time.Millisecond)
-		}
-		failed := lastErr()
-		if !failed.After(before) {
-			t.Fatal("dropping connections never failed a confirmation")
-		}
-		waitFor(t, 2*time.Second, "a confirmation after the error", func() bool {
-			return term.Confirmed().After(failed) || term.Context().Err() != nil
-		})
-		if term.Context().Err() != nil {
-			t.Fatalf("term ended: %v", term.Reason())
-		}
-		took := time.Since(failed)
-		t.Logf("trial %d: confirmed again %v after the failed confirmation", trial, took)
-		if took >= cfg.ConfirmInterval {
-			t.Errorf("confirmed again %v after the error, not within ConfirmInterval %v: the retry blocked", took, cfg.ConfirmInterval)
-		}
-		time.Sleep(cfg.ConfirmInterval)
-	}
-}

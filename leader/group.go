@@ -20,7 +20,8 @@ const maxBatch = 64
 type GroupConfig struct {
 	// ServiceName, CheckTTL, DeregisterCriticalAfter, ConfirmInterval,
 	// RequestTimeout, PermanentErrorRetry and Datacenter are as in Config;
-	// every elector of the group uses the group's values.
+	// every elector of the group uses the group's values (an elector's
+	// Config may leave them zero or repeat them, but not differ).
 	ServiceName             string
 	CheckTTL                time.Duration
 	DeregisterCriticalAfter time.Duration
@@ -33,12 +34,16 @@ type GroupConfig struct {
 }
 
 // A Group lets many electors in one process (hundreds or thousands, each
-// on its own key) share one TTL check and one confirmation loop: every
-// ConfirmInterval, one consistent read transaction per 64 held keys
-// confirms all of their terms at once, instead of one blocking query per
-// term. The safety argument is unchanged (docs/safety.md); the price is
+// on its own key) share one TTL check and one confirmation loop per 64
+// held keys: every ConfirmInterval, one consistent read transaction
+// confirms all of a batch's terms at once, instead of one read per term.
+// Batches confirm independently: a slow or hung batch does not delay the
+// others. The safety argument is unchanged (docs/safety.md); the price is
 // that a leader in a group learns of an operator's delete or release of
 // its key within ConfirmInterval instead of within one round trip.
+//
+// Errors of the shared check (an ACL without service:write, say) are
+// reported in the Status and metrics of every elector of the group.
 //
 // Start the group before its electors and stop it after them.
 type Group struct {
@@ -48,10 +53,18 @@ type Group struct {
 	clock  clock
 	hb     *heartbeat
 
-	mu      sync.Mutex
-	members map[*Term]member
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu       sync.Mutex
+	electors map[*Elector]struct{} // running members: where errors go
+	batches  []*batch
+	byTerm   map[*Term]*batch
+	ctx      context.Context // of the running group; nil when stopped
+	cancel   context.CancelFunc
+	loops    sync.WaitGroup // the batches' loops
+}
+
+// batch is up to maxBatch terms confirmed by one transaction.
+type batch struct {
+	members map[*Term]member // guarded by Group.mu
 }
 
 type member struct {
@@ -59,19 +72,22 @@ type member struct {
 	session string
 }
 
-// NewGroup returns a group; electors join it with WithGroup.
+// NewGroup returns a group; electors join it with WithGroup. A config
+// that breaks a rule is refused with an error that wraps ErrInvalidConfig
+// and names the field.
 func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
 	}
-	cfg := Config{Key: "group", ServiceName: gc.ServiceName, CheckTTL: gc.CheckTTL,
+	cfg := Config{ServiceName: gc.ServiceName, CheckTTL: gc.CheckTTL,
 		DeregisterCriticalAfter: gc.DeregisterCriticalAfter, ConfirmInterval: gc.ConfirmInterval,
 		RequestTimeout: gc.RequestTimeout, PermanentErrorRetry: gc.PermanentErrorRetry,
 		Datacenter: gc.Datacenter}.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
+	if err := cfg.validateShared(); err != nil {
+		return nil, fmt.Errorf("%w (GroupConfig)", err)
 	}
-	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{}, members: map[*Term]member{}}
+	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{},
+		electors: map[*Elector]struct{}{}, byTerm: map[*Term]*batch{}}
 	if g.log == nil {
 		g.log = hclog.NewNullLogger()
 	}
@@ -79,42 +95,82 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	_, _ = rand.Read(id[:])
 	serviceID := cfg.ServiceName + "-group-" + hex.EncodeToString(id[:])
 	g.hb = newHeartbeat(client, cfg, serviceID, map[string]string{"consulelect_group": "true"},
-		g.clock, g.log, func(err error) { g.log.Warn("group heartbeat", "error", err) })
+		g.clock, g.log, g.noteAll)
 	return g, nil
 }
 
-// WithGroup makes the elector share g's check and confirmation loop. Its
-// CheckTTL, ConfirmInterval, ServiceName and DeregisterCriticalAfter are
-// the group's; SessionTTL must be 0.
+// WithGroup makes the elector share g's check and confirmation loop: its
+// ServiceName, CheckTTL, DeregisterCriticalAfter, ConfirmInterval,
+// RequestTimeout, PermanentErrorRetry and Datacenter are the group's (New
+// refuses a non-zero value that differs), and SessionTTL must be 0.
 func WithGroup(g *Group) Option { return func(e *Elector) { e.group = g } }
 
-// Start starts the group's heartbeat and confirmation loop.
+// shared returns cfg with the group's shared fields, refusing a non-zero
+// field that differs from the group's.
+func (g *Group) shared(cfg Config) (Config, error) {
+	bad := func(name string, v, gv any) error {
+		return fmt.Errorf("%w: %s (%v) differs from its Group's (%v); leave it zero", ErrInvalidConfig, name, v, gv)
+	}
+	if cfg.SessionTTL != 0 {
+		return cfg, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
+	}
+	for _, f := range []struct {
+		name     string
+		v        *time.Duration
+		groupVal time.Duration
+	}{
+		{"CheckTTL", &cfg.CheckTTL, g.cfg.CheckTTL},
+		{"DeregisterCriticalAfter", &cfg.DeregisterCriticalAfter, g.cfg.DeregisterCriticalAfter},
+		{"ConfirmInterval", &cfg.ConfirmInterval, g.cfg.ConfirmInterval},
+		{"RequestTimeout", &cfg.RequestTimeout, g.cfg.RequestTimeout},
+		{"PermanentErrorRetry", &cfg.PermanentErrorRetry, g.cfg.PermanentErrorRetry},
+	} {
+		if *f.v != 0 && *f.v != f.groupVal {
+			return cfg, bad(f.name, *f.v, f.groupVal)
+		}
+		*f.v = f.groupVal
+	}
+	for _, f := range []struct {
+		name     string
+		v        *string
+		groupVal string
+	}{
+		{"ServiceName", &cfg.ServiceName, g.cfg.ServiceName},
+		{"Datacenter", &cfg.Datacenter, g.cfg.Datacenter},
+	} {
+		if *f.v != "" && *f.v != f.groupVal {
+			return cfg, bad(f.name, *f.v, f.groupVal)
+		}
+		*f.v = f.groupVal
+	}
+	return cfg, nil
+}
+
+// Start starts the group's heartbeat and confirmation loops.
 func (g *Group) Start() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.done != nil {
+	if g.ctx != nil {
 		return ErrAlreadyRunning
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g.cancel, g.done = cancel, make(chan struct{})
-	g.hb.start(ctx)
-	go g.loop(ctx, g.done)
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.hb.start(g.ctx)
 	return nil
 }
 
-// Stop stops the loop and the heartbeat (waiting for both) and removes
+// Stop stops the loops and the heartbeat (waiting for them) and removes
 // the check within ctx. Stop the group's electors first: terms still
 // active are no longer confirmed and end at their deadlines.
 func (g *Group) Stop(ctx context.Context) error {
 	g.mu.Lock()
-	cancel, done := g.cancel, g.done
-	g.cancel, g.done = nil, nil
+	cancel := g.cancel
+	g.ctx, g.cancel, g.batches, g.byTerm = nil, nil, nil, map[*Term]*batch{}
 	g.mu.Unlock()
-	if done == nil {
+	if cancel == nil {
 		return ErrNotRunning
 	}
 	cancel()
-	<-done
+	g.loops.Wait()
 	g.hb.stop(ctx)
 	return nil
 }
@@ -122,56 +178,113 @@ func (g *Group) Stop(ctx context.Context) error {
 func (g *Group) running() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.done != nil
+	return g.ctx != nil
 }
 
+// join and leave keep the set of running electors, to which the group's
+// errors are reported.
+func (g *Group) join(e *Elector) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.electors[e] = struct{}{}
+}
+
+func (g *Group) leave(e *Elector) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.electors, e)
+}
+
+// noteAll reports an error of the shared check to every running elector.
+func (g *Group) noteAll(err error) {
+	g.mu.Lock()
+	es := make([]*Elector, 0, len(g.electors))
+	for e := range g.electors {
+		es = append(es, e)
+	}
+	g.mu.Unlock()
+	for _, e := range es {
+		e.noteError(err)
+	}
+}
+
+// watch adds a term to a batch with room, starting a new batch's loop if
+// all are full. In a stopped group the term is not confirmed (it ends at
+// its deadline).
 func (g *Group) watch(e *Elector, t *Term, session string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.members[t] = member{e, session}
+	if g.ctx == nil {
+		return
+	}
+	var b *batch
+	for _, c := range g.batches {
+		if len(c.members) < maxBatch {
+			b = c
+			break
+		}
+	}
+	if b == nil {
+		b = &batch{members: map[*Term]member{}}
+		g.batches = append(g.batches, b)
+		g.loops.Add(1)
+		go func(ctx context.Context) {
+			defer g.loops.Done()
+			g.runBatch(ctx, b)
+		}(g.ctx)
+	}
+	b.members[t] = member{e, session}
+	g.byTerm[t] = b
 }
 
 func (g *Group) unwatch(t *Term) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.members, t)
-}
-
-func (g *Group) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	for sleep(ctx, g.clock, g.cfg.ConfirmInterval) {
-		g.mu.Lock()
-		terms := make([]*Term, 0, len(g.members))
-		members := make([]member, 0, len(g.members))
-		for t, m := range g.members {
-			terms, members = append(terms, t), append(members, m)
-		}
-		g.mu.Unlock()
-		// Batches run concurrently: one slow batch must not hold the
-		// others past their deadlines.
-		var wg sync.WaitGroup
-		for i := 0; i < len(terms); i += maxBatch {
-			j := min(i+maxBatch, len(terms))
-			wg.Add(1)
-			go func(ts []*Term, ms []member) {
-				defer wg.Done()
-				g.confirm(ctx, ts, ms)
-			}(terms[i:j], members[i:j])
-		}
-		wg.Wait()
+	if b := g.byTerm[t]; b != nil {
+		delete(b.members, t)
+		delete(g.byTerm, t)
 	}
 }
 
-// confirm reads the keys of a batch of terms in one consistent read-only
-// transaction and judges each term by its key.
-func (g *Group) confirm(ctx context.Context, terms []*Term, members []member) {
+// runBatch confirms a batch's terms until the group stops, on a schedule
+// of its own (see confirmer).
+func (g *Group) runBatch(ctx context.Context, b *batch) {
+	w := g.cfg.ConfirmInterval
+	c := &confirmer{interval: w, gap: w / 10, clock: g.clock,
+		timeout: func() time.Duration { return g.batchTimeout(b) },
+		read:    func(rctx context.Context, sent time.Time) error { return g.confirm(rctx, ctx, b, sent) }}
+	c.run(ctx)
+}
+
+// batchTimeout is the longest DemoteAfter among b's terms: past it, a
+// read's answer can confirm none of them.
+func (g *Group) batchTimeout(b *batch) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d := g.cfg.RequestTimeout
+	for _, m := range b.members {
+		d = max(d, m.e.cfg.DemoteAfter)
+	}
+	return d
+}
+
+// confirm reads the keys of a batch's terms in one consistent read-only
+// transaction, sent at sent, and judges each term by its key.
+func (g *Group) confirm(rctx, ctx context.Context, b *batch, sent time.Time) error {
+	g.mu.Lock()
+	terms := make([]*Term, 0, len(b.members))
+	members := make([]member, 0, len(b.members))
+	for t, m := range b.members {
+		terms, members = append(terms, t), append(members, m)
+	}
+	g.mu.Unlock()
+	if len(terms) == 0 {
+		return nil
+	}
 	ops := make(api.TxnOps, len(terms))
 	for i, m := range members {
 		ops[i] = &api.TxnOp{KV: &api.KVTxnOp{Verb: api.KVGetOrEmpty, Key: m.e.cfg.Key}}
 	}
-	rctx, cancel := context.WithTimeout(ctx, g.cfg.RequestTimeout)
-	defer cancel()
-	sent := g.clock.Now()
 	q := &api.QueryOptions{Datacenter: g.cfg.Datacenter, RequireConsistent: true}
 	ok, resp, _, err := g.client.Txn().Txn(ops, q.WithContext(rctx))
 	if err == nil && (!ok || len(resp.Results) != len(ops)) {
@@ -179,14 +292,14 @@ func (g *Group) confirm(ctx context.Context, terms []*Term, members []member) {
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			g.log.Warn("confirming a batch of terms", "error", err, "terms", len(terms))
 			for _, m := range members {
 				m.e.noteError(fmt.Errorf("confirm leadership: %w", err))
 			}
 		}
-		return
+		return err
 	}
 	for i, t := range terms {
-		members[i].e.judge(t.Context(), t, members[i].session, resp.Results[i].KV, sent)
+		members[i].e.judge(t.Context(), t, members[i].session, resp.Results[i].KV, sent, true)
 	}
+	return nil
 }

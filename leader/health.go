@@ -71,12 +71,20 @@ func (e *Elector) LeaderHandler() http.Handler {
 	})
 }
 
-// LivenessHandler fails (503) only for a zombie leader: one whose active
-// term is past its deadline by more than the safety margin, which means
-// the elector's own timer could not run (the process is wedged). Followers
-// and Consul outages are not liveness failures: restarting would not help.
+// LivenessHandler fails (503) when restarting the process is the cure:
+// while leader work is a straggler (Status.Stragglers: still running
+// StopTimeout after its term ended, so the key stays held and no replica
+// can lead), and for a zombie leader, whose active term is past its
+// deadline by more than the safety margin (the elector's own timer could
+// not run: the process is wedged). Followers and Consul outages are not
+// liveness failures: restarting would not help.
 func (e *Elector) LivenessHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if st := e.Status(); len(st.Stragglers) > 0 {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+				"status": "leader work stuck", "stragglers": st.Stragglers})
+			return
+		}
 		if t := e.Term(); t != nil {
 			if over := e.clock.Now().Sub(t.Deadline()); over > SafetyMargin(e.cfg.LockDelay) {
 				writeJSON(w, http.StatusServiceUnavailable, map[string]string{

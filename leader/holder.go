@@ -54,3 +54,12 @@ func holderOf(pair *api.KVPair) (h Holder, ok bool) {
 	h.Session, h.Token = pair.Session, pair.ModifyIndex
 	return h, true
 }
+
+// ownHolder is this elector's own entry as holder of the key, built from
+// the value it writes (Consul blanks values in transaction results).
+func (e *Elector) ownHolder(session string, token uint64) Holder {
+	var h Holder
+	_ = json.Unmarshal(e.value, &h)
+	h.Session, h.Token = session, token
+	return h
+}

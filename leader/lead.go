@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -20,10 +21,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 	defer stopOnCancel()
 	defer close(t.released)
 
-	own, _ := holderOf(lock)
-	if own.Foreign { // lost-answer path: the key may carry another value
-		own = Holder{ID: e.cfg.Identity, Session: session, Token: lock.ModifyIndex}
-	}
+	own := e.ownHolder(session, lock.ModifyIndex) // a transaction's result carries no value
 	e.metrics.TermStarted(e.cfg.Key, t.Token) // before IsLeader says so
 	e.state.setHolder(&own)
 	e.state.setRole(RoleLeader, t, e.clock.Now())
@@ -36,28 +34,25 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		<-t.Done()
 		e.group.unwatch(t)
 	} else {
-		e.confirmLoop(t, session, lock, r)
+		e.confirmLoop(t, session, lock)
+	}
+	if t.needsRefine() {
+		t.refine(e.lossReason(ctx, session))
 	}
 
 	reason := t.Reason()
 	e.metrics.TermEnded(e.cfg.Key, reason, t.Ended().Sub(t.Started))
-	e.state.setRole(RoleFollower, nil, e.clock.Now())
+	e.state.setRole(RoleFollower, nil, t.Ended())
 	e.state.setHolder(nil) // unknown until the key is read again
 	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
 		"token", t.Token, "reason", reason, "held_for", t.Ended().Sub(t.Started))
 
-	if !e.awaitWork(ctx, w) {
+	if !e.awaitWork(ctx, t, session, w) {
 		// Leader work outlived the stop context: keep the key (no release),
 		// so that no successor can lead while it runs; the session's
 		// destruction then imposes lock-delay on top.
 		e.setRunErr(ErrLeaderWorkRunning)
 		e.log.Error("leader work still running at stop; not releasing the key", "session", session)
-		return 0
-	}
-	var left stragglers
-	if errors.As(w.err, &left) {
-		e.state.setStragglers(left.Stragglers())
-		e.log.Error("leader work left stragglers; not releasing the key", "session", session, "stragglers", left.Stragglers())
 		return 0
 	}
 	if stillHeld(reason) {
@@ -101,60 +96,81 @@ func (e *Elector) releaseWithRetry(ctx context.Context, session string, r *retri
 
 // stillHeld reports whether after a term that ended for reason the
 // session may still hold the key, so it must be released.
-func stillHeld(reason error) bool {
-	return !errors.Is(reason, ErrKeyDeleted) && !errors.Is(reason, ErrKeyTaken) &&
-		!errors.Is(reason, ErrSessionInvalidated) && !errors.Is(reason, ErrKeyReleased)
+func stillHeld(reason error) bool { return !errors.Is(reason, ErrLockLost) }
+
+// confirmLoop confirms the term until it ends: consistent reads paced by
+// a confirmer (each answer that shows our session holding the key moves
+// the deadline to the read's send time plus DemoteAfter), beside a
+// blocking query that wakes the moment the key changes, so that a loss is
+// acted on within one round trip.
+func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair) {
+	ctx := t.Context()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.watchLoss(ctx, t, session, lock.ModifyIndex)
+	}()
+	var failing atomic.Bool
+	c := &confirmer{interval: e.cfg.ConfirmInterval, gap: e.cfg.ConfirmInterval / 10, clock: e.clock,
+		timeout: func() time.Duration { return e.cfg.DemoteAfter },
+		read: func(rctx context.Context, sent time.Time) error {
+			pair, _, err := e.getKey(rctx, 0, 0, true)
+			if err != nil {
+				if ctx.Err() == nil {
+					e.noteError(fmt.Errorf("confirm leadership: %w", err))
+					if !failing.Swap(true) {
+						e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
+					}
+				}
+				return err
+			}
+			if e.judge(ctx, t, session, pair, sent, true) && failing.Swap(false) {
+				e.log.Info("leadership confirmed again", "deadline_in", t.Deadline().Sub(e.clock.Now()))
+			}
+			return nil
+		}}
+	c.run(ctx)
+	<-done
 }
 
-// confirmLoop keeps asking the Consul leader (consistent blocking queries
-// that return at least every ConfirmInterval) whether session still holds
-// the key. Each answer that says yes moves the term's deadline to the
-// request's send time plus DemoteAfter; any change of the key is seen
-// within one round trip. It returns when the term has ended.
-func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, r *retrier) {
-	ctx := t.Context()
-	index := lock.ModifyIndex
+// watchLoss follows the key with blocking queries (default consistency:
+// they only ever end a term, never confirm one) and ends the term as soon
+// as an answer shows the lock lost. After an error it starts again from a
+// fresh read.
+func (e *Elector) watchLoss(ctx context.Context, t *Term, session string, index uint64) {
+	b := e.newBackoff()
 	for ctx.Err() == nil {
-		sent := e.clock.Now()
-		pair, next, err := e.getKey(ctx, index, e.cfg.ConfirmInterval, true)
+		pair, next, err := e.getKey(ctx, index, e.cfg.FollowerWait, false)
 		if err != nil {
-			if ctx.Err() == nil {
-				e.noteError(fmt.Errorf("confirm leadership: %w", err))
-				e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
-				d := r.b.NextBackOff()
-				if d < 0 || d > e.cfg.ConfirmInterval/2 { // backoff.Stop, or too long to keep up
-					d = e.cfg.ConfirmInterval / 2
-				}
-				sleep(ctx, e.clock, d)
+			d := b.NextBackOff()
+			if d < 0 || d > e.cfg.ConfirmInterval {
+				d = e.cfg.ConfirmInterval
 			}
-			// The next confirmation is a plain consistent read: a blocking
-			// one on the same index would answer only ConfirmInterval
-			// later, while the deadline runs.
+			if !sleep(ctx, e.clock, d) {
+				return
+			}
 			index = 0
 			continue
 		}
+		b.Reset()
 		index = next
-		if e.judge(ctx, t, session, pair, sent) {
-			r.b.Reset()
-		}
+		e.judge(ctx, t, session, pair, time.Time{}, false)
 	}
 }
 
-// judge applies one consistent read of the key, made by a request sent at
-// sent, to term t of session: it ends the term if the lock is lost, else
-// moves its deadline. It reports whether the term was confirmed.
-func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time) bool {
+// judge applies one read of the key to term t of session: it ends the
+// term if the lock is lost; if confirm (a consistent read sent at sent)
+// and the lock is held, it moves the term's deadline. It reports whether
+// the term was confirmed.
+func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time, confirm bool) bool {
 	switch {
 	case pair == nil || pair.ModifyIndex == 0: // get-or-empty answers a missing key with an empty entry
-		t.end(ErrKeyDeleted)
+		t.end(lost{ErrKeyDeleted})
 	case pair.Session == "":
-		if e.sessionExists(ctx, session) {
-			t.end(ErrKeyReleased)
-		} else {
-			t.end(ErrSessionInvalidated)
-		}
+		t.endLost() // released or invalidated: lead finds out which, after
 	case pair.Session != session:
-		t.end(ErrKeyTaken)
+		t.end(lost{ErrKeyTaken})
+	case !confirm:
 	case t.confirm(sent, e.cfg.DemoteAfter):
 		e.state.setError(nil, time.Time{})
 		e.metrics.Confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
@@ -164,6 +180,16 @@ func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.
 		return true
 	}
 	return false
+}
+
+// lossReason tells, after the key was seen free, whether our session was
+// invalidated or the key released under it (an operator's ?release). An
+// unanswered lookup gives the milder reason.
+func (e *Elector) lossReason(ctx context.Context, session string) error {
+	if e.sessionExists(context.WithoutCancel(ctx), session) {
+		return lost{ErrKeyReleased}
+	}
+	return lost{ErrSessionInvalidated}
 }
 
 // reassert writes our value back into a key our session still holds.

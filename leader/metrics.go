@@ -20,13 +20,17 @@ type Metrics interface {
 	// stopped), with the reason and how long the term lasted.
 	TermEnded(key string, reason error, held time.Duration)
 	// Confirmed is called for each answer from Consul that confirms a term,
-	// with the round trip of the request: after it, the term's deadline is
-	// DemoteAfter minus that round trip away. A blocking confirmation's
-	// round trip includes its wait (up to ConfirmInterval).
+	// with the round trip of the request (a consistent read): after it, the
+	// term's deadline is DemoteAfter minus that round trip away.
 	Confirmed(key string, rtt time.Duration)
 	// ConsulError is called for each failed Consul request, with
 	// permanent = IsPermanent(err).
 	ConsulError(key string, err error, permanent bool)
+	// Stragglers is called when leader work is declared a straggler (still
+	// running StopTimeout after its term ended: the key stays held and no
+	// replica can lead) with the names of what still runs, and with nil
+	// once it has all returned. Alert on it: the process needs a restart.
+	Stragglers(key string, names []string)
 }
 
 // NopMetrics is a Metrics that records nothing. Embed it in a Metrics of
@@ -44,6 +48,9 @@ func (NopMetrics) Confirmed(string, time.Duration) {}
 
 // ConsulError implements Metrics.
 func (NopMetrics) ConsulError(string, error, bool) {}
+
+// Stragglers implements Metrics.
+func (NopMetrics) Stragglers(string, []string) {}
 
 // WithMetrics sets where the elector reports its measurements (default:
 // nowhere). See Metrics.

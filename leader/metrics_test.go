@@ -21,6 +21,7 @@ type recorder struct {
 	rtts      []time.Duration
 	errs      []error
 	permanent []bool
+	stuck     [][]string
 }
 
 func (r *recorder) TermStarted(_ string, token uint64) {
@@ -45,6 +46,12 @@ func (r *recorder) ConsulError(_ string, err error, permanent bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.errs, r.permanent = append(r.errs, err), append(r.permanent, permanent)
+}
+
+func (r *recorder) Stragglers(_ string, names []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stuck = append(r.stuck, names)
 }
 
 func (r *recorder) read(f func(*recorder) bool) func() bool {

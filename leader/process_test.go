@@ -118,3 +118,11 @@ func (p *candidateProc) tryLine(prefix string, timeout time.Duration) bool {
 		}
 	}
 }
+
+// signal sends sig to the process.
+func (p *candidateProc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}

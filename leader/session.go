@@ -21,6 +21,13 @@ const serfCheckID = "serfHealth"
 // loses its sessions CheckTTL after its last pass. It also renews one
 // session when a SessionTTL is configured. Its goroutine is started and
 // stopped (and waited for) by its owner: an Elector's Run, or a Group.
+//
+// The heartbeat's goroutine alone decides whether the check is healthy
+// (registered on the agent and passing): after any failed pass (the agent
+// restarted without its state, or could not be reached, so that it may have
+// restarted) it registers the check again, passing, before it lets a
+// session be created; session creation that finds the check missing or
+// critical only asks it to verify (suspect).
 type heartbeat struct {
 	client                 *api.Client
 	serviceID, checkID     string
@@ -31,14 +38,15 @@ type heartbeat struct {
 	sessionTTL             time.Duration
 	clock                  clock
 	log                    hclog.Logger
-	note                   func(error)
+	note                   func(error) // where its errors go: the electors' Status and metrics
 
-	registered atomic.Bool
-	ready      chan struct{} // closed after the first successful registration
-	readyOnce  sync.Once
-	session    atomic.Value // string: the session to renew (SessionTTL)
-	cancel     context.CancelFunc
-	done       chan struct{}
+	mu        sync.Mutex
+	healthyCh chan struct{} // closed while the check is known registered and passing
+	healthy   bool
+	suspectCh chan struct{} // a nudge to register again (buffered 1)
+	session   atomic.Value  // string: the session to renew (SessionTTL)
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // newHeartbeat returns a heartbeat for a check with cfg's timings; start
@@ -48,7 +56,7 @@ func newHeartbeat(client *api.Client, cfg Config, serviceID string, meta map[str
 		serviceName: cfg.ServiceName, checkName: "consulelect lease", meta: meta,
 		checkTTL: cfg.CheckTTL, deregister: cfg.DeregisterCriticalAfter, timeout: cfg.RequestTimeout,
 		permanent: cfg.PermanentErrorRetry, sessionTTL: cfg.SessionTTL, clock: c, log: log, note: note,
-		ready: make(chan struct{})}
+		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1)}
 	h.session.Store("")
 	return h
 }
@@ -58,6 +66,7 @@ func newHeartbeat(client *api.Client, cfg Config, serviceID string, meta map[str
 func (h *heartbeat) start(ctx context.Context) {
 	ctx, h.cancel = context.WithCancel(ctx)
 	h.done = make(chan struct{})
+	h.setHealthy(false)
 	go h.loop(ctx, h.done)
 }
 
@@ -65,38 +74,114 @@ func (h *heartbeat) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	var lastRenew time.Time
 	for {
-		wait := h.checkTTL / 3
-		if !h.registered.Load() {
-			if err := h.register(ctx); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				err = fmt.Errorf("register service check: %w", err)
-				h.note(err)
-				if IsPermanent(err) {
-					wait = h.permanent
-					h.log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", wait)
-				} else {
-					h.log.Warn("consul error; retrying", "error", err, "service_id", h.serviceID)
-				}
-			} else {
-				h.registered.Store(true)
-				h.readyOnce.Do(func() { close(h.ready) })
-			}
-		} else if err := h.pass(ctx); err != nil && ctx.Err() == nil {
-			h.log.Warn("passing the session's check", "error", err, "check_id", h.checkID)
-			if strings.Contains(err.Error(), "does not have associated TTL") || strings.Contains(err.Error(), "Unknown check") {
-				h.registered.Store(false) // the agent lost it (restart without state): register again
-			}
-		}
+		wait := h.beat(ctx)
 		if h.sessionTTL > 0 && h.clock.Now().Sub(lastRenew) >= h.sessionTTL/3 {
-			if id, _ := h.session.Load().(string); id != "" && h.renew(ctx, id) == nil {
-				lastRenew = h.clock.Now()
+			if id, _ := h.session.Load().(string); id != "" {
+				if err := h.renew(ctx, id); err == nil {
+					lastRenew = h.clock.Now()
+				} else if ctx.Err() == nil {
+					h.note(fmt.Errorf("renew session: %w", err))
+				}
 			}
 		}
-		if !sleep(ctx, h.clock, wait) {
+		if !h.pause(ctx, wait) {
 			return
 		}
+	}
+}
+
+// pause waits d, or less if asked to verify the check (suspect); it
+// reports false when ctx ended.
+func (h *heartbeat) pause(ctx context.Context, d time.Duration) bool {
+	fired := make(chan struct{})
+	t := h.clock.AfterFunc(max(d, 0), func() { close(fired) })
+	defer t.Stop()
+	select {
+	case <-h.suspectCh:
+		h.setHealthy(false) // verify by registering again
+		return true
+	case <-fired:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// beat registers the check (when not known healthy) or passes it, and
+// returns how long to wait before the next beat.
+func (h *heartbeat) beat(ctx context.Context) time.Duration {
+	wait := h.checkTTL / 3
+	if !h.isHealthy() {
+		err := h.register(ctx)
+		if err == nil {
+			h.setHealthy(true)
+			return wait
+		}
+		if ctx.Err() != nil {
+			return wait
+		}
+		err = fmt.Errorf("register service check: %w", err)
+		h.note(err)
+		if IsPermanent(err) {
+			h.log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", h.permanent)
+			return h.permanent
+		}
+		h.log.Warn("consul error; retrying", "error", err, "service_id", h.serviceID)
+		return wait
+	}
+	if err := h.pass(ctx); err != nil && ctx.Err() == nil {
+		// The agent lost the check (restarted without its state) or could
+		// not be reached (and may have restarted): register it again at once,
+		// and create no session until that succeeded.
+		h.setHealthy(false)
+		err = fmt.Errorf("pass the session's check: %w", err)
+		h.note(err)
+		h.log.Warn("passing the session's check; registering it again", "error", err, "check_id", h.checkID)
+		return 0
+	}
+	return wait
+}
+
+func (h *heartbeat) isHealthy() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.healthy
+}
+
+// setHealthy is called by the heartbeat's goroutine (and by start) only.
+func (h *heartbeat) setHealthy(ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ok == h.healthy {
+		return
+	}
+	h.healthy = ok
+	if ok {
+		close(h.healthyCh)
+	} else {
+		h.healthyCh = make(chan struct{})
+	}
+}
+
+// waitHealthy waits until the check is registered and passing, or ctx ends.
+func (h *heartbeat) waitHealthy(ctx context.Context) error {
+	h.mu.Lock()
+	ch := h.healthyCh
+	h.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// suspect asks the heartbeat to verify its check by registering it again
+// (session creation found it missing or critical).
+func (h *heartbeat) suspect() {
+	select {
+	case h.suspectCh <- struct{}{}:
+	default:
 	}
 }
 
@@ -143,11 +228,6 @@ func (h *heartbeat) renew(ctx context.Context, id string) error {
 // createSession creates a session linked to the node's serfHealth and to
 // this process's service check, retrying until it succeeds or ctx ends.
 func (e *Elector) createSession(ctx context.Context, hb *heartbeat, r *retrier) (string, error) {
-	select {
-	case <-hb.ready:
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
 	se := &api.SessionEntry{
 		Name:          "consulelect " + e.cfg.Key + " " + e.cfg.Identity,
 		LockDelay:     e.cfg.LockDelay,
@@ -159,6 +239,9 @@ func (e *Elector) createSession(ctx context.Context, hb *heartbeat, r *retrier) 
 		se.TTL = e.cfg.SessionTTL.String()
 	}
 	for {
+		if err := hb.waitHealthy(ctx); err != nil {
+			return "", err
+		}
 		rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 		id, _, err := e.client.Session().Create(se, e.writeOpts(rctx))
 		cancel()
@@ -169,8 +252,9 @@ func (e *Elector) createSession(ctx context.Context, hb *heartbeat, r *retrier) 
 			return id, nil
 		}
 		if strings.Contains(err.Error(), "Missing check") || strings.Contains(err.Error(), "critical state") {
-			// Not yet synced to the catalog, or the agent lost it.
-			hb.registered.Store(!strings.Contains(err.Error(), "critical state"))
+			// Not yet synced to the catalog, or the agent lost it: the
+			// heartbeat verifies by registering it again.
+			hb.suspect()
 		}
 		if !r.wait(ctx, "create session", err) {
 			return "", ctx.Err()

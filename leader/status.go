@@ -53,7 +53,10 @@ type Status struct {
 	// success. LastErrorAt is when it happened.
 	LastError   error
 	LastErrorAt time.Time
-	// Stragglers names leader work that outlived its term (see WithLeaderFunc).
+	// Stragglers names leader work still running StopTimeout after its
+	// term ended (or that its leader func reported as still running). The
+	// key stays held until it returns, so no replica can lead: liveness
+	// fails while it is set. Cleared when the work has returned.
 	Stragglers []string
 }
 
@@ -73,9 +76,15 @@ func (s *state) snapshot() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.status
-	if s.term != nil {
-		st.Term = &TermInfo{SessionID: s.term.SessionID, Token: s.term.Token,
-			Started: s.term.Started, Confirmed: s.term.Confirmed(), Deadline: s.term.Deadline()}
+	if t := s.term; t != nil {
+		if ended := t.Ended(); !ended.IsZero() {
+			// Ended, not yet cleaned up: a follower already, so that Role
+			// and IsLeader always agree.
+			st.Role, st.Since = RoleFollower, ended
+		} else {
+			st.Term = &TermInfo{SessionID: t.SessionID, Token: t.Token,
+				Started: t.Started, Confirmed: t.Confirmed(), Deadline: t.Deadline()}
+		}
 	}
 	if st.Leader != nil {
 		h := *st.Leader
@@ -94,9 +103,14 @@ func (s *state) setRole(r Role, t *Term, now time.Time) {
 	s.term = t
 }
 
-func (s *state) currentTerm() *Term {
+// activeTerm is the term while it is active, else nil: the one source of
+// Role == RoleLeader, IsLeader and Term.
+func (s *state) activeTerm() *Term {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.term == nil || !s.term.Ended().IsZero() {
+		return nil
+	}
 	return s.term
 }
 

@@ -38,6 +38,8 @@ type Term struct {
 	timer     stopper
 	gen       uint64
 	ended     time.Time
+	reason    error         // the refined reason of a lost lock (see endLost)
+	refined   chan struct{} // closed once reason is final; nil unless endLost
 }
 
 func newTerm(parent context.Context, c clock, key, identity, session string, token, lockIndex uint64, sent time.Time, demoteAfter time.Duration) *Term {
@@ -70,10 +72,23 @@ func (t *Term) Context() context.Context { return t.ctx }
 func (t *Term) Done() <-chan struct{} { return t.ctx.Done() }
 
 // Reason is nil while the term lasts, then why it ended (one of the
-// leader package's Err* reasons, possibly wrapped).
+// leader package's Err* reasons, possibly wrapped). A term whose lock was
+// lost ends at once with ErrLockLost as its context's cause; Reason then
+// waits (at most one Consul round trip, bounded by ConfirmInterval) until
+// the elector has found out how it was lost, and returns ErrSessionInvalidated,
+// ErrKeyReleased, ErrKeyDeleted or ErrKeyTaken, each matching ErrLockLost too.
 func (t *Term) Reason() error {
-	if t.ctx.Err() == nil {
+	if t.ctx == nil || t.ctx.Err() == nil { // a Term not made by an Elector has no reason
 		return nil
+	}
+	t.mu.Lock()
+	refined := t.refined
+	t.mu.Unlock()
+	if refined != nil {
+		<-refined
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.reason
 	}
 	return context.Cause(t.ctx)
 }
@@ -145,7 +160,32 @@ func (t *Term) expire(gen uint64) {
 
 // end cancels the term with reason; only the first call has an effect. It
 // reports whether this call ended the term.
-func (t *Term) end(reason error) bool {
+func (t *Term) end(reason error) bool { return t.finish(reason, false) }
+
+// endLost ends the term because its lock was lost, how exactly to be told
+// by refine: the term's context is cancelled now (with ErrLockLost), and
+// Reason waits for refine. It reports whether this call ended the term.
+func (t *Term) endLost() bool { return t.finish(ErrLockLost, true) }
+
+// refine sets the reason of a term ended by endLost (no effect otherwise).
+func (t *Term) refine(reason error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.refined == nil || t.reason != nil {
+		return
+	}
+	t.reason = reason
+	close(t.refined)
+}
+
+// needsRefine reports whether the term was ended by endLost and not yet refined.
+func (t *Term) needsRefine() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.refined != nil && t.reason == nil
+}
+
+func (t *Term) finish(reason error, lost bool) bool {
 	t.mu.Lock()
 	if !t.ended.IsZero() {
 		t.mu.Unlock()
@@ -154,6 +194,9 @@ func (t *Term) end(reason error) bool {
 	t.ended = t.clock.Now()
 	if t.timer != nil {
 		t.timer.Stop()
+	}
+	if lost {
+		t.refined = make(chan struct{})
 	}
 	t.mu.Unlock()
 	t.cancel(reason)

@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 )
@@ -17,14 +18,17 @@ import (
 type LeaderFunc func(ctx context.Context, term *Term) error
 
 // A stragglers error is what leader work returns when it stopped waiting
-// for some of its parts after the term ended, and they may still run (the
-// lifecycle package's supervisor returns one after its grace period). The
-// elector then does not release the key: it destroys the session, so that
-// Consul's lock-delay keeps successors out for LockDelay more, and reports
-// the names in Status.Stragglers.
+// for some of its parts after the term ended and they may still run (the
+// lifecycle package's supervisor returns one after its grace period, the
+// hooks package's runner when a hook overran its timeout). Stragglers names
+// them; Done is closed once every one of them has returned. The elector
+// keeps the key and its session until then (releasing would let a
+// successor act while they run), reports the names in Status.Stragglers
+// and fails liveness.
 type stragglers interface {
 	error
 	Stragglers() []string
+	Done() <-chan struct{}
 }
 
 // work is one term's call of the LeaderFunc.
@@ -64,36 +68,89 @@ func (e *Elector) callLeaderFunc(t *Term) (err error) {
 	return e.leaderFunc(t.Context(), t)
 }
 
-// awaitWork waits for a term's leader work to return. While ctx (Run's)
-// lives it waits as long as it takes, reporting the straggler every
-// StopTimeout; once ctx has ended it waits within the cleanup context and
-// reports false if that ends first.
-func (e *Elector) awaitWork(ctx context.Context, w *work) bool {
-	for ctx.Err() == nil {
-		warn, cancel := context.WithTimeout(ctx, e.cfg.StopTimeout)
+// awaitWork waits until the term's leader work has returned, and with it
+// every part that it left running (see stragglers). While Run's ctx lives
+// it waits as long as it takes: the key and the session stay ours. Work
+// still running StopTimeout after the term ended is declared a straggler
+// (see declareStragglers). Once ctx has ended it waits within the cleanup
+// context and reports false if that ends first.
+func (e *Elector) awaitWork(ctx context.Context, t *Term, session string, w *work) bool {
+	graceUp := make(chan struct{})
+	timer := e.clock.AfterFunc(t.Ended().Add(e.cfg.StopTimeout).Sub(e.clock.Now()), func() { close(graceUp) })
+	defer timer.Stop()
+	names := []string{"leader work"}
+	declared := false
+	var done <-chan struct{} = w.done
+	returned := false
+	stopping := ctx.Done()
+	var cleanup <-chan struct{}
+	for {
 		select {
-		case <-w.done:
-			cancel()
-			e.state.setStragglers(nil)
-			return true
-		case <-warn.Done():
-		}
-		cancel()
-		if ctx.Err() == nil {
-			e.state.setStragglers([]string{"leader func"})
-			e.log.Warn("leader work still running after its term ended", "waited", e.cfg.StopTimeout)
+		case <-done:
+			var left stragglers
+			if returned || !errors.As(w.err, &left) {
+				if declared {
+					e.log.Info("leader work returned at last", "session", session)
+					e.clearStragglers()
+				}
+				return true
+			}
+			returned, done, names = true, left.Done(), left.Stragglers()
+			e.declareStragglers(names, session)
+			declared = true
+		case <-graceUp:
+			graceUp = nil
+			e.declareStragglers(names, session)
+			declared = true
+		case <-stopping:
+			stopping = nil
+			cctx, cancel := e.cleanupContext(ctx)
+			defer cancel()
+			cleanup = cctx.Done()
+		case <-cleanup:
+			// Stopping, and the work still runs: name it until it returns.
+			e.state.setStragglers(names)
+			e.metrics.Stragglers(e.cfg.Key, names)
+			go e.clearWhenDone(w, done, returned)
+			return false
 		}
 	}
-	cctx, cancel := e.cleanupContext(ctx)
-	defer cancel()
-	select {
-	case <-w.done:
-		e.state.setStragglers(nil)
-		return true
-	case <-cctx.Done():
-		e.state.setStragglers([]string{"leader func"})
-		return false
+}
+
+// clearWhenDone waits for abandoned leader work (whose goroutine this one
+// shadows: it lives exactly as long) and clears Status.Stragglers then.
+func (e *Elector) clearWhenDone(w *work, done <-chan struct{}, returned bool) {
+	<-done
+	var left stragglers
+	if !returned && errors.As(w.err, &left) {
+		<-left.Done()
 	}
+	e.clearStragglers()
+}
+
+func (e *Elector) clearStragglers() {
+	e.state.setStragglers(nil)
+	e.metrics.Stragglers(e.cfg.Key, nil)
+}
+
+// declareStragglers reports leader work that outlived its term: in
+// Status.Stragglers (liveness then fails), to metrics and in the log; with
+// ExitOnStragglers it ends the process.
+func (e *Elector) declareStragglers(names []string, session string) {
+	e.state.setStragglers(names)
+	e.metrics.Stragglers(e.cfg.Key, names)
+	e.log.Error("leader work still running after its term ended; keeping the key until it returns",
+		"stragglers", names, "session", session)
+	if !e.cfg.ExitOnStragglers {
+		return
+	}
+	// Destroying the session starts Consul's lock-delay: no successor can
+	// acquire for LockDelay, by which time this process is gone.
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
+	err := e.destroySession(ctx, session)
+	cancel()
+	e.log.Error("exiting the process (ExitOnStragglers)", "stragglers", names, "destroy_session_error", err)
+	e.exit(1)
 }
 
 // cleanupContext bounds the cleanup after Run's ctx ended: Stop's ctx when

@@ -42,6 +42,7 @@ type options struct {
 	ledger       string
 	writeEvery   time.Duration
 	writeTimeout time.Duration
+	stuck        bool // leader work ignores its ctx; SIGUSR1 resigns
 }
 
 func main() {
@@ -56,6 +57,9 @@ func main() {
 	flag.StringVar(&o.ledger, "ledger", "", "append one JSON line per event to this file")
 	flag.DurationVar(&o.writeEvery, "write-interval", 100*time.Millisecond, "period of the fenced writes while leading (0: none)")
 	flag.DurationVar(&o.writeTimeout, "write-timeout", time.Second, "bound on one fenced write")
+	flag.DurationVar(&cfg.StopTimeout, "stop-timeout", 0, "StopTimeout")
+	flag.BoolVar(&cfg.ExitOnStragglers, "exit-on-stragglers", false, "ExitOnStragglers")
+	flag.BoolVar(&o.stuck, "stuck", false, "leader work that ignores its context (SIGUSR1 resigns)")
 	flag.Parse()
 	if err := run(cfg, o); err != nil {
 		fmt.Fprintln(os.Stderr, "candidate:", err)
@@ -88,6 +92,10 @@ func run(cfg leader.Config, o options) error {
 				f.run(ctx, term)
 			}()
 			<-ctx.Done()
+			if o.stuck {
+				fmt.Printf("stuck %d\n", term.Token)
+				select {} // ignores its context: a straggler
+			}
 			led.add(event{Ev: "end", Mono: mono(), Token: term.Token, Session: term.SessionID, Reason: fmt.Sprint(term.Reason())})
 			fmt.Printf("demoted %d %v\n", term.Token, term.Reason())
 			wg.Wait()
@@ -98,5 +106,14 @@ func run(cfg leader.Config, o options) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if o.stuck {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		go func() {
+			for range usr1 {
+				_ = e.Resign(ctx)
+			}
+		}()
+	}
 	return e.Run(ctx)
 }

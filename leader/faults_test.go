@@ -149,4 +149,3 @@ func checkDemotedInTime(t *testing.T, term *leader.Term, cfg leader.Config) {
 		t.Errorf("demoted %v after the deadline, more than half the safety margin %v", late, margin)
 	}
 }
-

@@ -22,7 +22,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 	defer close(t.released)
 
 	own := e.ownHolder(session, lock.ModifyIndex) // a transaction's result carries no value
-	e.metrics.TermStarted(e.cfg.Key, t.Token) // before IsLeader says so
+	e.metrics.TermStarted(e.cfg.Key, t.Token)     // before IsLeader says so
 	e.state.setHolder(&own)
 	e.state.setRole(RoleLeader, t, e.clock.Now())
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,

@@ -2,6 +2,7 @@ package leader_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -182,5 +183,56 @@ func TestSingleFailedAcquireIsRetriedAtOnce(t *testing.T) {
 	}
 	if err := e.Status().LastError; err != nil {
 		t.Errorf("error left in status: %v", err)
+	}
+}
+
+// A Group's batches confirm independently: while one batch's reads hang,
+// the terms of the other batch are confirmed on their usual schedule, and
+// the hung batch retries on fresh connections: no term's newest
+// confirmation gets much older than ConfirmInterval.
+func TestGroupBatchesConfirmIndependently(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	proxy, client := viaFaults(t, srv)
+	g := startGroup(t, client)
+	const n = 100 // two batches of up to 64
+	var es []*leader.Elector
+	for i := 0; i < n; i++ {
+		es = append(es, startElector(t, client, cfgFor(fmt.Sprintf("svc/batches/%03d", i), name(i)), leader.WithGroup(g)))
+	}
+	waitFor(t, 20*time.Second, "all to lead", func() bool {
+		for _, e := range es {
+			if !e.IsLeader() {
+				return false
+			}
+		}
+		return true
+	})
+	cfg := es[0].Config()
+	stop := make(chan struct{})
+	var ages []<-chan time.Duration
+	var terms []*leader.Term
+	for _, e := range es {
+		term := e.Term()
+		terms = append(terms, term)
+		ages = append(ages, maxAge(term, stop))
+	}
+	txns := consultest.Match{Method: "PUT", Path: "/v1/txn"}
+	const hung = 4
+	before := proxy.Count(txns)
+	proxy.HangNext(txns, hung)
+	waitFor(t, 5*time.Second, "the hung transactions and more", func() bool { return proxy.Count(txns) > before+2*hung })
+	time.Sleep(cfg.ConfirmInterval) // a further window to sample ages in, not synchronisation
+	close(stop)
+	var worst time.Duration
+	for i, a := range ages {
+		age := <-a
+		worst = max(worst, age)
+		if terms[i].Context().Err() != nil {
+			t.Errorf("%s lost its term: %v", es[i].Status().Identity, terms[i].Reason())
+		}
+	}
+	t.Logf("%d hung batch transactions: oldest newest-confirmation of %d terms %v (ConfirmInterval %v)", hung, n, worst, cfg.ConfirmInterval)
+	if limit := cfg.ConfirmInterval + hung*cfg.ConfirmInterval/10 + 200*time.Millisecond; worst > limit {
+		t.Errorf("a term's newest confirmation reached %v old, want at most %v", worst, limit)
 	}
 }

@@ -9,11 +9,13 @@ import (
 // DefaultTimeout bounds each hook call: Lead waits for a hook that long
 // and no longer (see "Timeouts" in the package doc). Ten seconds leave
 // room for a hook that makes a few network round trips (warm a cache,
-// register with a load balancer) while still reporting a stuck one. It
-// equals the elector's default StopTimeout: at shutdown the elector waits
-// that long for its whole leader function, OnDemoted hooks included, and
-// past it leaves the key to expire rather than release it; hooks that stop
-// slowly delay the next leader by LockDelay.
+// register with a load balancer) while still reporting a stuck one. A hook
+// that overruns it is named to the elector as a straggler, which keeps the
+// key (no other replica leads) until the hook returns, and fails liveness.
+// It equals the elector's default StopTimeout, after which the elector
+// names its leader work a straggler itself; at shutdown the elector waits
+// for the work within the stop's own bound and past it leaves the key to
+// Consul's lock-delay rather than release it.
 const DefaultTimeout = 10 * time.Second
 
 // An Option configures a Runner.

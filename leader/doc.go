@@ -41,9 +41,20 @@
 // Failover after a crash is fast because the session is linked to a TTL
 // service check that the process passes every CheckTTL/3 on its local agent:
 // a dead process's session is invalidated CheckTTL after its last pass, and
-// a follower acquires LockDelay later (defaults: 1.5s + 3s). A graceful stop
+// a follower acquires LockDelay later (defaults: 1.2s + 2.6s). A graceful stop
 // or Resign releases the key before destroying the session, so a follower,
 // already waiting on a blocking query, acquires within milliseconds.
+//
+// The leader confirms its lock every ConfirmInterval and retries a failed
+// or hung confirmation ConfirmInterval/10 later on a fresh request, so it
+// rides out an outage of the Consul servers of DemoteAfter -
+// 1.1*ConfirmInterval - rtt (1.4s with the defaults), whenever it starts.
+//
+// The key is released only after the term's leader work has returned.
+// Work that ignores its cancelled context therefore keeps the key (and
+// every other replica out); StopTimeout after the term ended it is named in
+// Status.Stragglers and LivenessHandler fails, so that the process gets
+// restarted (ExitOnStragglers exits at once).
 //
 // # Use
 //

@@ -10,10 +10,10 @@ import (
 
 // DefaultGrace is how long Run waits for workers after its ctx ended. Ten
 // seconds are ample for a worker that watches its ctx to finish a write
-// and return, and equal the elector's default StopTimeout (how long it
-// waits for its leader work at shutdown). Keep the grace below the
-// elector's StopTimeout if stragglers should be named in its status rather
-// than reported as leader work still running.
+// and return, and equal the elector's default StopTimeout (after which the
+// elector names leader work still running a straggler). Keep the grace
+// below the elector's StopTimeout so that stragglers are named by worker
+// in its status rather than as "leader work".
 const DefaultGrace = 10 * time.Second
 
 // backoffResetAfter: a run that lasted this long is taken as healthy, and

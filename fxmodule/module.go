@@ -20,7 +20,9 @@ import (
 
 // Config configures the module.
 type Config struct {
-	// Leader is the elector's configuration (Key is required).
+	// Leader is the elector's configuration (Key is required). A zero
+	// StopTimeout becomes WorkerGrace + HookTimeout + 1s, so that work that
+	// outlives its term is named by worker and hook.
 	Leader leader.Config
 	// HookTimeout bounds each hook call (default hooks.DefaultTimeout).
 	HookTimeout time.Duration
@@ -119,7 +121,7 @@ func New(p Params) (Result, error) {
 	if p.Config.ShutdownOnPermanentError {
 		opts = append(opts, leader.WithErrorHandler(shutdownOnPermanent(p.Shutdowner, log)))
 	}
-	e, err := leader.New(p.Client, p.Config.Leader, opts...)
+	e, err := leader.New(p.Client, leaderConfig(p.Config), opts...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -130,6 +132,25 @@ func New(p Params) (Result, error) {
 	return Result{Elector: e, Handlers: Handlers{
 		Status: e.HealthHandler(), LeaderOnly: e.LeaderHandler(), Liveness: e.LivenessHandler(),
 	}}, nil
+}
+
+// leaderConfig is the elector's config. Unless set, its StopTimeout (after
+// which leader work still running is a straggler) covers the workers'
+// grace and one OnDemoted hook's timeout, so that stragglers are named by
+// worker and hook rather than as "leader work".
+func leaderConfig(c Config) leader.Config {
+	lc := c.Leader
+	if lc.StopTimeout == 0 {
+		grace, timeout := c.WorkerGrace, c.HookTimeout
+		if grace <= 0 {
+			grace = lifecycle.DefaultGrace
+		}
+		if timeout <= 0 {
+			timeout = hooks.DefaultTimeout
+		}
+		lc.StopTimeout = grace + timeout + time.Second
+	}
+	return lc
 }
 
 func hookOpts(c Config, log hclog.Logger) []hooks.Option {

@@ -2,23 +2,32 @@ package leader
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
 // maxInflight bounds the confirming reads in flight for one term (or one
-// Group batch); a new read beyond it cancels the oldest, whose connection
-// is then closed.
+// Group batch).
 const maxInflight = 8
 
 // confirmer paces the consistent reads that confirm a term (or a batch of
-// terms): one every interval while they succeed, and, while the newest
-// read has failed or is still unanswered after gap, another one every gap,
-// each on its own request, so that neither a failed nor a hung request
-// (a dead connection) delays the next try. A read is dated by its send
-// time, so the newest confirmation is never older than interval plus a
-// round trip while Consul answers, and a leader rides out an outage of
-// DemoteAfter - interval - gap - rtt, whenever it starts (docs/safety.md).
+// terms). A read is dated by its send time, so what matters is how old the
+// newest answered read is:
+//
+//   - While reads succeed, one goes out every interval after the send time
+//     of the newest read that succeeded: the newest confirmation is never
+//     older than interval plus a round trip.
+//   - When the newest read failed, another goes out gap later; when it is
+//     overdue (unanswered after gap, or after twice the usual round trip if
+//     that is longer, at most interval) another goes out then, on a request
+//     of its own, so a hung request (a dead connection) delays nothing. A
+//     slow but healthy Consul, whose round trips the confirmer has seen,
+//     gets no extra reads.
+//   - At most maxInflight reads are in flight; when that many are, the
+//     next waits until the oldest is interval old, and cancels it (closing
+//     its connection). A read is abandoned timeout after its send time.
+//
+// So a leader rides out an outage of DemoteAfter - interval - gap - rtt,
+// whenever it starts (docs/safety.md).
 type confirmer struct {
 	interval, gap time.Duration
 	clock         clock
@@ -32,137 +41,140 @@ type confirmer struct {
 
 // outcome is a finished read.
 type outcome struct {
-	id  uint64
-	err error
+	id   uint64
+	sent time.Time
+	err  error
 }
 
 // flight is a read in flight.
 type flight struct {
 	id        uint64
+	sent      time.Time
 	cancel    context.CancelFunc
 	cancelled bool
+}
+
+// schedule is the confirmer's view of its reads.
+type schedule struct {
+	inflight   []flight // oldest first
+	newest     uint64   // id of the newest read sent
+	newestSent time.Time
+	newestErr  bool      // the newest read has failed
+	newestDone bool      // the newest read has finished
+	okSent     time.Time // send time of the newest read that succeeded
+	rtt        time.Duration
+}
+
+// apply records a finished read.
+func (s *schedule) apply(o outcome, now time.Time) {
+	s.remove(o.id)
+	if o.err == nil {
+		if o.sent.After(s.okSent) {
+			s.okSent = o.sent
+		}
+		s.rtt = (3*s.rtt + now.Sub(o.sent)) / 4 // a moving average of healthy round trips
+	}
+	if o.id == s.newest {
+		s.newestDone, s.newestErr = true, o.err != nil
+	}
+}
+
+// due is when the next read should go out.
+func (c *confirmer) due(s *schedule, now time.Time) time.Time {
+	switch {
+	case s.newest == 0:
+		return now
+	case !s.okSent.Before(s.newestSent): // the newest read succeeded
+		return s.okSent.Add(c.interval)
+	case s.newestDone: // it failed: try again soon
+		return s.newestSent.Add(c.gap)
+	default: // unanswered: another read once it is overdue
+		return s.newestSent.Add(min(max(c.gap, 2*s.rtt), c.interval))
+	}
 }
 
 // run sends reads until ctx ends, then cancels those in flight and waits
 // for them.
 func (c *confirmer) run(ctx context.Context) {
 	results := make(chan outcome, maxInflight+1)
-	var inflight []flight // oldest first
-	var newest uint64     // id of the newest read sent
-	var newestSent time.Time
-	state := errFailed // of the newest read: pending, nil (ok) or failed
+	s := &schedule{}
 	defer func() {
-		for _, f := range inflight {
+		for _, f := range s.inflight {
 			f.cancel()
 		}
-		for range inflight {
+		for range s.inflight {
 			<-results
 		}
 	}()
-	next := c.clock.Now()
 	for {
-		if !c.sleepUntil(ctx, next, results, func(o outcome) {
-			inflight = remove(inflight, o.id)
-			if o.id == newest {
-				state = o.err
-				if o.err != nil {
-					state = errFailed
-				}
-			}
-		}) {
-			return
-		}
-		// Due: send a read.
 		now := c.clock.Now()
-		if !now.Before(next) {
-			cancelOldest(inflight) // its result still arrives and is removed
-			newest++
-			newestSent = now
-			state = errPending
-			rctx, cancel := context.WithTimeout(ctx, c.timeout())
-			inflight = append(inflight, flight{id: newest, cancel: cancel})
-			go func(id uint64, sent time.Time) {
-				err := c.read(rctx, sent)
-				cancel()
-				results <- outcome{id, err}
-			}(newest, now)
-		}
-		switch state {
-		case nil:
-			next = newestSent.Add(c.interval)
-		default: // pending or failed: try again soon, on a fresh request
-			next = later(newestSent.Add(c.gap), c.clock.Now())
-			if state == errPending {
-				next = newestSent.Add(c.gap)
+		next := c.due(s, now)
+		if !next.After(now) {
+			if wait, ok := s.room(c.interval, now); !ok {
+				next = wait // full: wait for an answer or for the oldest to age
+			} else {
+				c.send(ctx, s, now, results)
+				continue
 			}
-		}
-	}
-}
-
-// sleepUntil waits until t, handing every result that arrives to apply.
-// It returns early, true, after a result that may change the schedule
-// (the newest read finished), and false if ctx ended.
-func (c *confirmer) sleepUntil(ctx context.Context, t time.Time, results <-chan outcome, apply func(outcome)) bool {
-	for {
-		d := t.Sub(c.clock.Now())
-		if d <= 0 {
-			return true
 		}
 		fired := make(chan struct{})
-		timer := c.clock.AfterFunc(d, func() { close(fired) })
+		timer := c.clock.AfterFunc(max(next.Sub(now), 0), func() { close(fired) })
 		select {
-		case <-fired:
-			return true
 		case o := <-results:
-			timer.Stop()
-			apply(o)
-			return true // the caller recomputes when the next read is due
+			s.apply(o, c.clock.Now())
+		case <-fired:
 		case <-ctx.Done():
-			timer.Stop()
-			return false
 		}
-	}
-}
-
-// cancelOldest cancels the oldest read not yet cancelled if maxInflight
-// are live.
-func cancelOldest(fs []flight) {
-	live := 0
-	for _, f := range fs {
-		if !f.cancelled {
-			live++
-		}
-	}
-	for i := range fs {
-		if live < maxInflight {
+		timer.Stop()
+		if ctx.Err() != nil {
 			return
 		}
-		if !fs[i].cancelled {
-			fs[i].cancel()
-			fs[i].cancelled = true
-			live--
-		}
 	}
 }
 
-func remove(fs []flight, id uint64) []flight {
-	for i, f := range fs {
+// room reports whether a read may be sent now; when maxInflight are live,
+// it cancels the oldest if it is interval old, else it returns when that
+// will be.
+func (s *schedule) room(interval time.Duration, now time.Time) (time.Time, bool) {
+	live := 0
+	oldest := -1
+	for i, f := range s.inflight {
+		if !f.cancelled {
+			live++
+			if oldest < 0 {
+				oldest = i
+			}
+		}
+	}
+	if live < maxInflight {
+		return time.Time{}, true
+	}
+	f := &s.inflight[oldest]
+	if at := f.sent.Add(interval); now.Before(at) {
+		return at, false
+	}
+	f.cancel() // its result still arrives and is removed
+	f.cancelled = true
+	return time.Time{}, true
+}
+
+func (c *confirmer) send(ctx context.Context, s *schedule, now time.Time, results chan<- outcome) {
+	s.newest++
+	s.newestSent, s.newestDone, s.newestErr = now, false, false
+	rctx, cancel := context.WithTimeout(ctx, c.timeout())
+	s.inflight = append(s.inflight, flight{id: s.newest, sent: now, cancel: cancel})
+	go func(id uint64) {
+		err := c.read(rctx, now)
+		cancel()
+		results <- outcome{id, now, err}
+	}(s.newest)
+}
+
+func (s *schedule) remove(id uint64) {
+	for i, f := range s.inflight {
 		if f.id == id {
-			return append(fs[:i], fs[i+1:]...)
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			return
 		}
 	}
-	return fs
 }
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
-// States of the newest read besides nil (answered).
-var (
-	errPending = errors.New("pending")
-	errFailed  = errors.New("failed")
-)

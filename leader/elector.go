@@ -31,12 +31,17 @@ type Elector struct {
 	serviceID  string
 	exit       func(code int) // os.Exit (ExitOnStragglers)
 
-	mu      sync.Mutex
-	running bool
-	cancel  context.CancelFunc // of Start's run
-	done    chan struct{}      // closed when Start's run returns
-	stopCtx context.Context    // set by Stop, bounds the cleanup
-	runErr  error
+	mu        sync.Mutex
+	cur       *runState       // the run in progress, nil when stopped
+	stopCtx   context.Context // set by Stop, bounds the cleanup
+	abandoned <-chan struct{} // open while leader work left running at a stop still runs
+}
+
+// runState is one run of the campaign (Start or Run until it stopped).
+type runState struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the run has returned
+	err    error         // its outcome (ErrLeaderWorkRunning); guarded by Elector.mu
 }
 
 // Option configures an Elector.
@@ -126,14 +131,14 @@ func (e *Elector) Term() *Term { return e.state.activeTerm() }
 // leader work outlived the cleanup, and ErrAlreadyRunning if the elector
 // is running.
 func (e *Elector) Run(ctx context.Context) error {
-	done, err := e.begin(ctx)
+	r, err := e.begin(ctx)
 	if err != nil {
 		return err
 	}
-	<-done
+	<-r.done
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.runErr
+	return r.err
 }
 
 // Start starts campaigning in the background and returns at once; Stop
@@ -144,30 +149,38 @@ func (e *Elector) Start() error {
 }
 
 // begin starts the campaign in a goroutine with a ctx derived from parent
-// that Stop can cancel; done is closed when it has returned.
-func (e *Elector) begin(parent context.Context) (done chan struct{}, err error) {
+// that Stop can cancel. It refuses while leader work that a stop left
+// running still runs (ErrLeaderWorkRunning): the elector must not lead
+// again beside it.
+func (e *Elector) begin(parent context.Context) (*runState, error) {
 	if err := e.groupReady(); err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.running {
+	if e.cur != nil {
 		return nil, ErrAlreadyRunning
 	}
+	if e.abandoned != nil {
+		select {
+		case <-e.abandoned:
+			e.abandoned = nil
+		default:
+			return nil, fmt.Errorf("%w: from an earlier run", ErrLeaderWorkRunning)
+		}
+	}
 	ctx, cancel := context.WithCancel(parent)
-	e.running, e.stopCtx, e.runErr = true, nil, nil
-	e.cancel, e.done = cancel, make(chan struct{})
-	go func(done chan struct{}) {
-		defer close(done)
+	r := &runState{cancel: cancel, done: make(chan struct{})}
+	e.cur, e.stopCtx = r, nil
+	go func() {
+		defer close(r.done)
 		defer cancel()
 		e.run(ctx)
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		if e.done == done {
-			e.running, e.cancel, e.done = false, nil, nil
-		}
-	}(e.done)
-	return e.done, nil
+		e.cur = nil
+	}()
+	return r, nil
 }
 
 // Stop stops the elector, started with Start or Run: it cancels the term,
@@ -175,25 +188,26 @@ func (e *Elector) begin(parent context.Context) (done chan struct{}, err error) 
 // (so a successor leads at once, without lock-delay) and deregisters the
 // check. All of it is bounded by ctx: if leader work is still running when
 // ctx ends, the key is not released (a successor waits for Consul's
-// lock-delay) and Stop returns ErrLeaderWorkRunning. It returns
-// ErrNotRunning if the elector is not running.
+// lock-delay) and Stop returns ErrLeaderWorkRunning; the elector cannot be
+// started again until that work has returned. It returns ErrNotRunning if
+// the elector is not running.
 func (e *Elector) Stop(ctx context.Context) error {
 	e.mu.Lock()
-	if !e.running {
+	r := e.cur
+	if r == nil {
 		e.mu.Unlock()
 		return ErrNotRunning
 	}
-	cancel, done := e.cancel, e.done
 	e.stopCtx = ctx
 	e.mu.Unlock()
-	cancel()
-	<-done // every cleanup step is bounded by ctx
+	r.cancel()
+	<-r.done // every cleanup step is bounded by ctx
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.runErr == nil && ctx.Err() != nil {
+	if r.err == nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return e.runErr
+	return r.err
 }
 
 // Resign gives leadership up now: the term is cancelled, leader work
@@ -214,10 +228,20 @@ func (e *Elector) Resign(ctx context.Context) error {
 	}
 }
 
+// setRunErr records the outcome of the run in progress.
 func (e *Elector) setRunErr(err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.runErr = err
+	if e.cur != nil {
+		e.cur.err = err
+	}
+}
+
+// setAbandoned records leader work left running by a stop.
+func (e *Elector) setAbandoned(ch <-chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.abandoned = ch
 }
 
 // run is the campaign: a fresh session per term, until ctx ends.

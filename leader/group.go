@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -59,12 +60,14 @@ type Group struct {
 	byTerm   map[*Term]*batch
 	ctx      context.Context // of the running group; nil when stopped
 	cancel   context.CancelFunc
+	stopping bool           // Stop is in progress: Start waits for it
 	loops    sync.WaitGroup // the batches' loops
 }
 
 // batch is up to maxBatch terms confirmed by one transaction.
 type batch struct {
 	members map[*Term]member // guarded by Group.mu
+	failing atomic.Bool      // its reads fail: reported once per episode
 }
 
 type member struct {
@@ -146,11 +149,12 @@ func (g *Group) shared(cfg Config) (Config, error) {
 	return cfg, nil
 }
 
-// Start starts the group's heartbeat and confirmation loops.
+// Start starts the group's heartbeat and confirmation loops. While a Stop
+// is in progress it returns ErrAlreadyRunning.
 func (g *Group) Start() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.ctx != nil {
+	if g.ctx != nil || g.stopping {
 		return ErrAlreadyRunning
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -164,14 +168,18 @@ func (g *Group) Start() error {
 func (g *Group) Stop(ctx context.Context) error {
 	g.mu.Lock()
 	cancel := g.cancel
-	g.ctx, g.cancel, g.batches, g.byTerm = nil, nil, nil, map[*Term]*batch{}
-	g.mu.Unlock()
-	if cancel == nil {
+	if cancel == nil || g.stopping {
+		g.mu.Unlock()
 		return ErrNotRunning
 	}
+	g.ctx, g.cancel, g.batches, g.byTerm, g.stopping = nil, nil, nil, map[*Term]*batch{}, true
+	g.mu.Unlock()
 	cancel()
 	g.loops.Wait()
 	g.hb.stop(ctx)
+	g.mu.Lock()
+	g.stopping = false
+	g.mu.Unlock()
 	return nil
 }
 
@@ -257,13 +265,17 @@ func (g *Group) runBatch(ctx context.Context, b *batch) {
 }
 
 // batchTimeout is the longest DemoteAfter among b's terms: past it, a
-// read's answer can confirm none of them.
+// read's answer can confirm none of them (RequestTimeout for an empty
+// batch, whose read sends nothing).
 func (g *Group) batchTimeout(b *batch) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d := g.cfg.RequestTimeout
+	var d time.Duration
 	for _, m := range b.members {
 		d = max(d, m.e.cfg.DemoteAfter)
+	}
+	if d == 0 {
+		d = g.cfg.RequestTimeout
 	}
 	return d
 }
@@ -291,12 +303,19 @@ func (g *Group) confirm(rctx, ctx context.Context, b *batch, sent time.Time) err
 		err = fmt.Errorf("confirming transaction failed: %v", resp.Errors)
 	}
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !b.failing.Swap(true) { // once per episode, not per read and member
+			if rctx.Err() != nil {
+				err = fmt.Errorf("%w (no answer within %v)", errUnanswered, g.clock.Now().Sub(sent).Round(time.Millisecond))
+			}
+			g.log.Warn("confirming a batch of terms", "error", err, "terms", len(terms))
 			for _, m := range members {
 				m.e.noteError(fmt.Errorf("confirm leadership: %w", err))
 			}
 		}
 		return err
+	}
+	if b.failing.Swap(false) {
+		g.log.Info("batch of terms confirmed again", "terms", len(terms))
 	}
 	for i, t := range terms {
 		members[i].e.judge(t.Context(), t, members[i].session, resp.Results[i].KV, sent, true)

@@ -110,21 +110,27 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair) {
 		defer close(done)
 		e.watchLoss(ctx, t, session, lock.ModifyIndex)
 	}()
-	var failing atomic.Bool
+	var failing, warned atomic.Bool // in a failure episode; its warning logged
 	c := &confirmer{interval: e.cfg.ConfirmInterval, gap: e.cfg.ConfirmInterval / 10, clock: e.clock,
 		timeout: func() time.Duration { return e.cfg.DemoteAfter },
 		read: func(rctx context.Context, sent time.Time) error {
 			pair, _, err := e.getKey(rctx, 0, 0, true)
 			if err != nil {
-				if ctx.Err() == nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				if rctx.Err() != nil { // abandoned by the confirmer: hung, not a Consul answer
+					err = fmt.Errorf("%w (no answer within %v)", errUnanswered, e.clock.Now().Sub(sent).Round(time.Millisecond))
+				}
+				if !failing.Swap(true) || !errors.Is(err, errUnanswered) {
 					e.noteError(fmt.Errorf("confirm leadership: %w", err))
-					if !failing.Swap(true) {
-						e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
-					}
+				}
+				if !warned.Swap(true) {
+					e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
 				}
 				return err
 			}
-			if e.judge(ctx, t, session, pair, sent, true) && failing.Swap(false) {
+			if e.judge(ctx, t, session, pair, sent, true) && failing.Swap(false) && warned.Swap(false) {
 				e.log.Info("leadership confirmed again", "deadline_in", t.Deadline().Sub(e.clock.Now()))
 			}
 			return nil
@@ -164,6 +170,9 @@ func (e *Elector) watchLoss(ctx context.Context, t *Term, session string, index 
 // the term was confirmed.
 func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time, confirm bool) bool {
 	switch {
+	case !confirm && pair != nil && pair.ModifyIndex < t.Token:
+		// A default-consistency read from before our acquire (a deposed
+		// Consul leader's stale state): it proves nothing.
 	case pair == nil || pair.ModifyIndex == 0: // get-or-empty answers a missing key with an empty entry
 		t.end(lost{ErrKeyDeleted})
 	case pair.Session == "":

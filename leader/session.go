@@ -213,7 +213,9 @@ func (h *heartbeat) register(ctx context.Context) error {
 // pass passes the TTL check. The output never changes, so the agent does
 // not forward anything to the servers: the heartbeat is agent-local.
 func (h *heartbeat) pass(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, h.timeout)
+	// Bounded by the beat: a pass hung on a dead connection must not hold
+	// up the next beat (and the registration after a failure).
+	rctx, cancel := context.WithTimeout(ctx, min(h.timeout, h.checkTTL/3))
 	defer cancel()
 	return h.client.Agent().UpdateTTLOpts(h.checkID, "", api.HealthPassing, (&api.QueryOptions{}).WithContext(rctx))
 }

@@ -95,13 +95,20 @@ func (e *Elector) awaitWork(ctx context.Context, t *Term, session string, w *wor
 				}
 				return true
 			}
-			returned, done, names = true, left.Done(), left.Stragglers()
+			returned, done, names, graceUp = true, left.Done(), left.Stragglers(), nil
 			e.declareStragglers(names, session)
 			declared = true
 		case <-graceUp:
 			graceUp = nil
-			e.declareStragglers(names, session)
-			declared = true
+			select {
+			case <-done: // returned just now: not a straggler
+				continue
+			default:
+			}
+			if !declared {
+				e.declareStragglers(names, session)
+				declared = true
+			}
 		case <-stopping:
 			stopping = nil
 			cctx, cancel := e.cleanupContext(ctx)
@@ -111,21 +118,25 @@ func (e *Elector) awaitWork(ctx context.Context, t *Term, session string, w *wor
 			// Stopping, and the work still runs: name it until it returns.
 			e.state.setStragglers(names)
 			e.metrics.Stragglers(e.cfg.Key, names)
-			go e.clearWhenDone(w, done, returned)
+			abandoned := make(chan struct{})
+			e.setAbandoned(abandoned)
+			go e.clearWhenDone(w, done, returned, abandoned)
 			return false
 		}
 	}
 }
 
 // clearWhenDone waits for abandoned leader work (whose goroutine this one
-// shadows: it lives exactly as long) and clears Status.Stragglers then.
-func (e *Elector) clearWhenDone(w *work, done <-chan struct{}, returned bool) {
+// shadows: it lives exactly as long), then clears Status.Stragglers and
+// closes abandoned, which lets the elector run again.
+func (e *Elector) clearWhenDone(w *work, done <-chan struct{}, returned bool, abandoned chan struct{}) {
 	<-done
 	var left stragglers
 	if !returned && errors.As(w.err, &left) {
 		<-left.Done()
 	}
 	e.clearStragglers()
+	close(abandoned)
 }
 
 func (e *Elector) clearStragglers() {
@@ -145,8 +156,10 @@ func (e *Elector) declareStragglers(names []string, session string) {
 		return
 	}
 	// Destroying the session starts Consul's lock-delay: no successor can
-	// acquire for LockDelay, by which time this process is gone.
-	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
+	// acquire for LockDelay from when Consul applies it, and this process
+	// is gone at most half the safety margin after sending it, answered or
+	// not (docs/safety.md).
+	ctx, cancel := context.WithTimeout(context.Background(), min(e.cfg.RequestTimeout, (e.cfg.LockDelay-e.cfg.DemoteAfter)/2))
 	err := e.destroySession(ctx, session)
 	cancel()
 	e.log.Error("exiting the process (ExitOnStragglers)", "stragglers", names, "destroy_session_error", err)

@@ -21,9 +21,17 @@ func benchLoss(cfg *api.Config, n int) (ourS, theirS sample, err error) {
 			return nil, nil, err
 		}
 		term := e.Term()
-		time.Sleep(20 * time.Millisecond) // the confirming query is parked
+		time.Sleep(20 * time.Millisecond) // the loss watch is parked
+		// The holder's session as an operator finds it, read the same way
+		// as for api.Lock below (which also leaves both with a warm
+		// connection for the destroy).
+		info, _, err := client.KV().Get(term.Key, nil)
+		if err != nil || info == nil || info.Session != term.SessionID {
+			stop()
+			return nil, nil, fmt.Errorf("our key: %+v, %v", info, err)
+		}
 		t0 := time.Now()
-		if _, err := client.Session().Destroy(term.SessionID, nil); err != nil {
+		if _, err := client.Session().Destroy(info.Session, nil); err != nil {
 			stop()
 			return nil, nil, err
 		}

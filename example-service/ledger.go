@@ -83,13 +83,13 @@ func (l *ledger) append(ctx context.Context, term *leader.Term) error {
 			index = pair.ModifyIndex
 			lines = splitLines(string(pair.Value))
 		}
-		rec, _ := json.Marshal(record{Seq: nextSeq(lines), Token: term.Token, Leader: l.identity, At: time.Now().UTC()})
+		rec, _ := json.Marshal(record{Seq: nextSeq(lines), Token: term.Token(), Leader: l.identity, At: time.Now().UTC()})
 		lines = append(lines, string(rec))
 		if len(lines) > l.keep {
 			lines = lines[len(lines)-l.keep:]
 		}
 		ok, resp, _, err := l.client.Txn().Txn(api.TxnOps{
-			{KV: &api.KVTxnOp{Verb: api.KVCheckSession, Key: l.lockKey, Session: term.SessionID}},
+			{KV: &api.KVTxnOp{Verb: api.KVCheckSession, Key: l.lockKey, Session: term.Session()}},
 			{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: l.key, Index: index, Value: []byte(strings.Join(lines, "\n"))}},
 		}, (&api.QueryOptions{}).WithContext(ctx))
 		switch {

@@ -94,18 +94,21 @@ func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 	if _, body := httpGet(t, base(r1)+"/metrics"); json.Unmarshal(body, &m) != nil || m.IsLeader != 1 || m.TermsStarted != 1 {
 		t.Errorf("r1 /metrics: %s, want is_leader 1 and one term started", body)
 	}
-	var role leader.StatusJSON
+	var role struct {
+		Role   string         `json:"role"`
+		Leader *leader.Holder `json:"leader"`
+	}
 	_, body := httpGet(t, base(r2)+"/role")
 	if err := json.Unmarshal(body, &role); err != nil || role.Role != "follower" || role.Leader == nil || role.Leader.ID != "r1" {
 		t.Fatalf("r2 /role: %s (%v)", body, err)
 	}
 
 	oldTerm := r1.elector.Term()
-	waitUntil(t, 5*time.Second, "r1's records", func() bool { return countBy(t, base(r2), "r1", oldTerm.Token) >= 3 })
+	waitUntil(t, 5*time.Second, "r1's records", func() bool { return countBy(t, base(r2), "r1", oldTerm.Token()) >= 3 })
 
 	r1.app.RequireStop() // graceful: the worker stops, the key is released
 	waitUntil(t, 5*time.Second, "r2 to lead", r2.elector.IsLeader)
-	newToken := r2.elector.Term().Token
+	newToken := r2.elector.Term().Token()
 	waitUntil(t, 5*time.Second, "r2's records", func() bool { return countBy(t, base(r2), "r2", newToken) >= 1 })
 
 	// A stale leader (r1's ledger with r1's last term) is fenced off.

@@ -11,7 +11,7 @@ import (
 
 // metrics is the service's leader.Metrics: counters kept in memory and
 // served as JSON at GET /metrics. A real service would adapt the same five
-// methods to Prometheus or OpenTelemetry.
+// functions to Prometheus or OpenTelemetry.
 type metrics struct {
 	mu           sync.Mutex
 	isLeader     int
@@ -24,8 +24,12 @@ type metrics struct {
 
 func newMetrics() *metrics { return &metrics{termsEnded: map[string]int{}} }
 
-// asLeaderMetrics provides m to the elector (fxmodule.Params.Metrics).
-func asLeaderMetrics(m *metrics) leader.Metrics { return m }
+// asLeaderMetrics provides m to the elector (the module takes a
+// leader.Metrics from the graph).
+func asLeaderMetrics(m *metrics) leader.Metrics {
+	return leader.Metrics{TermStarted: m.TermStarted, TermEnded: m.TermEnded, Confirmed: m.Confirmed,
+		ConsulError: m.ConsulError, Stragglers: m.Stragglers}
+}
 
 func (m *metrics) TermStarted(string, uint64) {
 	m.mu.Lock()

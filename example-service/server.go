@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/fx"
 
-	"github.com/consulelect/consulelect/fxmodule"
+	"github.com/consulelect/consulelect/leader"
 )
 
 // httpServer serves the service's endpoints:
@@ -36,7 +36,7 @@ func (s *httpServer) Addr() string {
 	return s.addr
 }
 
-func newHTTPServer(lc fx.Lifecycle, o options, h fxmodule.Handlers, l *ledger, m *metrics, log hclog.Logger) *httpServer {
+func newHTTPServer(lc fx.Lifecycle, o options, h leader.Handlers, l *ledger, m *metrics, log hclog.Logger) *httpServer {
 	mux := http.NewServeMux()
 	mux.Handle("GET /role", h.Status)
 	mux.Handle("GET /leader", h.LeaderOnly)

@@ -3,6 +3,9 @@ package fxmodule_test
 import (
 	"context"
 	"fmt"
+	"log"
+	"net/http"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -47,4 +50,55 @@ func Example() {
 	// scheduler: running on the leader
 	// scheduler: stopped
 	// hook: demoted: leader: elector stopped
+}
+
+// runScheduler is the quick start's leader-only work.
+func runScheduler(ctx context.Context) error {
+	<-ctx.Done() // schedule jobs until the term ends
+	return nil
+}
+
+// The README's fx quick start (between the readme markers): the module,
+// a worker, a hook, and the health endpoints on the app's mux.
+func Example_quickStart() {
+	var e *leader.Elector // readme:hide
+	// readme:begin fx-quick-start
+	app := fx.New(
+		fx.Provide(fxmodule.NewConsulClient), // or provide your own *api.Client
+		fx.Provide(http.NewServeMux),         // the mux your HTTP server serves
+		fx.Supply(fxmodule.Config{Leader: leader.Config{Key: "my-service/leader"}}),
+		fxmodule.Module,
+		fxmodule.Worker(lifecycle.WorkerFunc("scheduler", runScheduler)), // runs only on the leader
+		fxmodule.Hook(hooks.Hook{
+			Name: "announce",
+			OnElected: func(ctx context.Context, t *leader.Term) error {
+				log.Printf("leading, token %d", t.Token())
+				return nil
+			},
+			OnDemoted: func(ctx context.Context, t *leader.Term, reason error) { log.Printf("demoted: %v", reason) },
+		}),
+		fx.Invoke(func(mux *http.ServeMux, h leader.Handlers) {
+			mux.Handle("/role", h.Status)
+			mux.Handle("/leader", h.LeaderOnly)
+			mux.Handle("/healthz", h.Liveness)
+		}),
+		fx.Populate(&e), // readme:hide
+		fx.NopLogger,    // readme:hide
+	)
+	// readme:end
+	if err := app.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for !e.IsLeader() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("leading:", e.IsLeader())
+	if err := app.Stop(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("stopped:", e.Status().Role)
+	// Output:
+	// leading: true
+	// stopped: stopped
 }

@@ -8,21 +8,20 @@ import (
 	"go.uber.org/fx/fxevent"
 )
 
-// EventLogger is an opt-in fxevent.Logger that writes fx's own events to
-// an hclog.Logger: failures at Error, the rest at Debug. Use it with
+// EventLogger returns an opt-in fxevent.Logger that writes fx's own
+// events to log (the app's hclog.Logger): failures at Error, the rest at
+// Debug. Use it with
 //
-//	fx.WithLogger(fxmodule.NewEventLogger)
-type EventLogger struct {
+//	fx.WithLogger(fxmodule.EventLogger)
+func EventLogger(log hclog.Logger) fxevent.Logger { return &eventLogger{Logger: log.Named("fx")} }
+
+// eventLogger is EventLogger's fxevent.Logger.
+type eventLogger struct {
 	Logger hclog.Logger
 }
 
-// NewEventLogger returns an EventLogger over log (the app's hclog.Logger).
-func NewEventLogger(log hclog.Logger) fxevent.Logger { return &EventLogger{Logger: log.Named("fx")} }
-
-var _ fxevent.Logger = (*EventLogger)(nil)
-
 // LogEvent logs one fx event.
-func (l *EventLogger) LogEvent(event fxevent.Event) {
+func (l *eventLogger) LogEvent(event fxevent.Event) {
 	switch e := event.(type) {
 	case *fxevent.OnStartExecuted:
 		l.log(e.Err, "OnStart hook executed", "callee", e.FunctionName, "caller", e.CallerName, "runtime", e.Runtime)
@@ -51,7 +50,7 @@ func (l *EventLogger) LogEvent(event fxevent.Event) {
 	}
 }
 
-func (l *EventLogger) log(err error, msg string, kv ...any) {
+func (l *eventLogger) log(err error, msg string, kv ...any) {
 	if err != nil {
 		l.Logger.Error(msg, append(kv, "error", err)...)
 		return
@@ -60,4 +59,4 @@ func (l *EventLogger) log(err error, msg string, kv ...any) {
 }
 
 // fx.Option check: the constructor fits fx.WithLogger.
-var _ = fx.WithLogger(NewEventLogger)
+var _ = fx.WithLogger(EventLogger)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -18,7 +17,7 @@ import (
 	"github.com/consulelect/consulelect/lifecycle"
 )
 
-// Config configures the module.
+// Config configures one election.
 type Config struct {
 	// Leader is the elector's configuration (Key is required). A zero
 	// StopTimeout becomes WorkerGrace + HookTimeout + 1s, so that work that
@@ -38,100 +37,83 @@ type Config struct {
 	ShutdownOnPermanentError bool
 }
 
-// Group names of the value groups the module consumes.
-const (
-	HookGroup   = "consulelect.hooks"
-	WorkerGroup = "consulelect.workers"
-)
+// Module is the app's default election: Election("").
+var Module = Election("")
 
-// Module is the fx module: it provides *leader.Elector and Handlers and
-// runs the elector for the app's lifetime.
-var Module = fx.Module("consulelect",
-	fx.Provide(New),
-	fx.Invoke(func(*leader.Elector) {}), // campaign even if nothing else asks for it
-)
-
-// Params are what New consumes.
-type Params struct {
-	fx.In
-
-	Lifecycle  fx.Lifecycle
-	Shutdowner fx.Shutdowner
-	Client     *api.Client
-	Config     Config
-	Logger     hclog.Logger       `optional:"true"`
-	Metrics    leader.Metrics     `optional:"true"` // provide one to export the elector's measurements
-	Hooks      []hooks.Hook       `group:"consulelect.hooks"`
-	Workers    []lifecycle.Worker `group:"consulelect.workers"`
+// Election returns the fx module of one election. It consumes the app's
+// *api.Client, an optional hclog.Logger and an optional leader.Metrics,
+// the election's Config, hooks and workers, and provides the election's
+// *leader.Elector and leader.Handlers; it runs the elector for the app's
+// lifetime. An app may hold several elections, each on its own key:
+//
+//   - Election("") (Module) takes the unnamed Config and the hooks and
+//     workers given without an election name, and provides the unnamed
+//     *leader.Elector and leader.Handlers.
+//   - Election(name) takes the Config named name (fx.Annotate(cfg,
+//     fx.ResultTags(`name:"<name>"`)) in fx.Supply) and the hooks and
+//     workers given with that election name (Worker(w, name), AsHook(f,
+//     name), ...), and provides *leader.Elector and leader.Handlers named
+//     name (`name:"<name>"` in a parameter's tag).
+func Election(name string) fx.Option {
+	named := ""
+	if name != "" {
+		named = `name:"` + name + `"`
+	}
+	return fx.Module("consulelect"+suffix(name),
+		fx.Provide(fx.Annotate(newElection,
+			fx.ParamTags(``, ``, ``, named, `optional:"true"`, `optional:"true"`,
+				`group:"`+hookGroup(name)+`"`, `group:"`+workerGroup(name)+`"`),
+			fx.ResultTags(named, named))),
+		fx.Invoke(fx.Annotate(func(*leader.Elector) {}, fx.ParamTags(named))), // campaign even if nothing asks for it
+	)
 }
 
-// Result is what New provides.
-type Result struct {
-	fx.Out
-
-	Elector  *leader.Elector
-	Handlers Handlers
+func suffix(name string) string {
+	if name == "" {
+		return ""
+	}
+	return "." + name
 }
 
-// Handlers are the health endpoints of the elector, to mount on the app's
-// HTTP server.
-type Handlers struct {
-	// Status reports the role as JSON, always 200.
-	Status http.Handler
-	// LeaderOnly answers 200 on the leader, 429 on standbys.
-	LeaderOnly http.Handler
-	// Liveness fails only for a zombie leader.
-	Liveness http.Handler
-}
-
-// New builds the elector from the app's client, config, hooks and
-// workers, and ties it to the app's lifecycle. It is what Module provides;
-// call it directly only to build your own module.
-func New(p Params) (Result, error) {
-	log := p.Logger
+// newElection builds one election's elector from the app's client and
+// the election's config, hooks and workers, and ties it to the app's
+// lifecycle.
+func newElection(lc fx.Lifecycle, sd fx.Shutdowner, client *api.Client, c Config, log hclog.Logger,
+	metrics leader.Metrics, hookList []hooks.Hook, workers []lifecycle.Worker) (*leader.Elector, leader.Handlers, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	hookList := slices.Clone(p.Hooks)
-	hooks.Sort(hookList) // value groups have no order: (Order, Name) makes it stable
-	runner, err := hooks.NewRunner(hookList, hookOpts(p.Config, log)...)
-	if err != nil {
-		return Result{}, err
-	}
-	for i, w := range p.Workers {
+	hookList = slices.Clone(hookList)
+	// Value groups have no order: by Name, then (in LeaderFunc) by Order.
+	slices.SortFunc(hookList, func(a, b hooks.Hook) int { return cmp.Compare(a.Name, b.Name) })
+	for i, w := range workers {
 		if w == nil {
-			return Result{}, fmt.Errorf("fxmodule: worker %d of group %q is nil: %w", i, WorkerGroup, lifecycle.ErrInvalidWorker)
+			return nil, leader.Handlers{}, fmt.Errorf("fxmodule: worker %d is nil: %w", i, lifecycle.ErrInvalidWorker)
 		}
 	}
-	workers := slices.Clone(p.Workers)
+	workers = slices.Clone(workers)
 	slices.SortStableFunc(workers, func(a, b lifecycle.Worker) int { return cmp.Compare(a.Name(), b.Name()) })
-	sup, err := lifecycle.NewSupervisor(workers, supervisorOpts(p.Config, log)...)
+	sup, err := lifecycle.NewSupervisor(workers, supervisorOpts(c, log)...)
 	if err != nil {
-		return Result{}, err
+		return nil, leader.Handlers{}, err
 	}
-	opts := []leader.Option{
-		leader.WithLogger(log.Named("leader")),
-		leader.WithLeaderFunc(func(ctx context.Context, term *leader.Term) error {
-			return runner.Lead(ctx, term, sup.Run)
-		}),
-	}
-	if p.Metrics != nil {
-		opts = append(opts, leader.WithMetrics(p.Metrics))
-	}
-	if p.Config.ShutdownOnPermanentError {
-		opts = append(opts, leader.WithErrorHandler(shutdownOnPermanent(p.Shutdowner, log)))
-	}
-	e, err := leader.New(p.Client, leaderConfig(p.Config), opts...)
+	lead, err := hooks.LeaderFunc(hookList, sup.Run, hookOpts(c, log)...)
 	if err != nil {
-		return Result{}, err
+		return nil, leader.Handlers{}, err
 	}
-	p.Lifecycle.Append(fx.Hook{
+	if c.ShutdownOnPermanentError {
+		metrics.ConsulError = shutdownOnPermanent(metrics.ConsulError, sd, log)
+	}
+	e, err := leader.New(client, leaderConfig(c), leader.WithLogger(log.Named("leader")),
+		leader.WithLeaderFunc(lead), leader.WithMetrics(metrics))
+	if err != nil {
+		return nil, leader.Handlers{}, err
+	}
+	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error { return e.Start() },
 		OnStop:  e.Stop,
 	})
-	return Result{Elector: e, Handlers: Handlers{
-		Status: e.HealthHandler(), LeaderOnly: e.LeaderHandler(), Liveness: e.LivenessHandler(),
-	}}, nil
+	return e, e.Handlers(), nil
 }
 
 // leaderConfig is the elector's config. Unless set, its StopTimeout (after
@@ -169,15 +151,19 @@ func supervisorOpts(c Config, log hclog.Logger) []lifecycle.Option {
 	return opts
 }
 
-// shutdownOnPermanent asks the app to stop, once, on a permanent error.
-func shutdownOnPermanent(s fx.Shutdowner, log hclog.Logger) func(error) {
+// shutdownOnPermanent wraps a ConsulError metric (next, may be nil) so
+// that a permanent error also asks the app to stop, once.
+func shutdownOnPermanent(next func(string, error, bool), s fx.Shutdowner, log hclog.Logger) func(string, error, bool) {
 	var once sync.Once
-	return func(err error) {
-		if !leader.IsPermanent(err) {
+	return func(key string, err error, permanent bool) {
+		if next != nil {
+			next(key, err, permanent)
+		}
+		if !permanent {
 			return
 		}
 		once.Do(func() {
-			log.Error("permanent consul error; shutting the app down", "error", err)
+			log.Error("permanent consul error; shutting the app down", "key", key, "error", err)
 			_ = s.Shutdown(fx.ExitCode(1))
 		})
 	}

@@ -97,7 +97,7 @@ func TestAppLifecycle(t *testing.T) {
 
 	term := e.Term()
 	destroyed := time.Now()
-	if _, err := client.Session().Destroy(term.SessionID, nil); err != nil {
+	if _, err := client.Session().Destroy(term.Session(), nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, e.Config().ConfirmInterval, "the worker to stop within one round trip", func() bool { return !p.isRunning() })
@@ -108,7 +108,7 @@ func TestAppLifecycle(t *testing.T) {
 		t.Errorf("OnDemoted reasons %v, want one ErrSessionInvalidated", p.demoted)
 	}
 	p.mu.Unlock()
-	waitFor(t, 10*time.Second, "a new term", func() bool { nt := e.Term(); return nt != nil && nt.Token > term.Token })
+	waitFor(t, 10*time.Second, "a new term", func() bool { nt := e.Term(); return nt != nil && nt.Token() > term.Token() })
 	waitFor(t, 2*time.Second, "the worker again", p.isRunning)
 	app.RequireStop()
 	p.mu.Lock()
@@ -136,7 +136,7 @@ func TestStopWaitsForWorkersBeforeRelease(t *testing.T) {
 	p1.mu.Lock()
 	stopped := p1.stoppedAt
 	p1.mu.Unlock()
-	if gap := e2.Term().Started.Sub(stopped); gap < 0 || gap >= e2.Config().LockDelay {
+	if gap := e2.Term().Started().Sub(stopped); gap < 0 || gap >= e2.Config().LockDelay {
 		t.Fatalf("app2 led %v after app1's worker stopped; want in [0, LockDelay)", gap)
 	}
 	app2.RequireStop()
@@ -172,9 +172,8 @@ func TestShutdownOnPermanentError(t *testing.T) {
 	app.RequireStop()
 }
 
-// counting is a leader.Metrics that counts started and ended terms.
+// counting counts started and ended terms.
 type counting struct {
-	leader.NopMetrics
 	mu             sync.Mutex
 	started, ended int
 }
@@ -189,7 +188,7 @@ func TestMetricsFromTheGraph(t *testing.T) {
 	m := &counting{}
 	var e *leader.Elector
 	app := newApp(t, srv.Client(t), "svc/fx-metrics", "measured", &probe{}, &e,
-		fx.Provide(func() leader.Metrics { return m }))
+		fx.Supply(leader.Metrics{TermStarted: m.TermStarted, TermEnded: m.TermEnded}))
 	app.RequireStart()
 	waitFor(t, 10*time.Second, "leadership", e.IsLeader)
 	app.RequireStop()
@@ -198,4 +197,50 @@ func TestMetricsFromTheGraph(t *testing.T) {
 	if m.started != 1 || m.ended != 1 {
 		t.Errorf("metrics saw %d started and %d ended terms, want 1 and 1", m.started, m.ended)
 	}
+}
+
+// One app, two elections on two keys, each with its own config, worker
+// and hook, told apart by name; the elector and handlers of each are
+// named values of the graph.
+func TestTwoElectionsInOneApp(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	pa, pb := &probe{}, &probe{}
+	var in struct {
+		fx.In
+		A  *leader.Elector `name:"a"`
+		B  *leader.Elector `name:"b"`
+		HA leader.Handlers `name:"a"`
+	}
+	app := fxtest.New(t,
+		fx.Supply(srv.Client(t)),
+		fx.Supply(fx.Annotate(fxmodule.Config{Leader: leader.Config{Key: "svc/fx-two/a", Identity: "app"}}, fx.ResultTags(`name:"a"`))),
+		fx.Supply(fx.Annotate(fxmodule.Config{Leader: leader.Config{Key: "svc/fx-two/b", Identity: "app"}}, fx.ResultTags(`name:"b"`))),
+		fxmodule.Election("a"),
+		fxmodule.Election("b"),
+		fxmodule.Worker(pa.worker(), "a"),
+		fxmodule.Hook(pa.hook(), "a"),
+		fxmodule.Worker(pb.worker(), "b"),
+		fxmodule.Hook(pb.hook(), "b"),
+		fx.Populate(&in),
+		fx.NopLogger,
+	)
+	app.RequireStart()
+	waitFor(t, 10*time.Second, "both to lead", func() bool { return in.A.IsLeader() && in.B.IsLeader() })
+	waitFor(t, 2*time.Second, "both workers", func() bool { return pa.isRunning() && pb.isRunning() })
+	if in.A.Config().Key != "svc/fx-two/a" || in.B.Config().Key != "svc/fx-two/b" {
+		t.Fatalf("keys %q and %q", in.A.Config().Key, in.B.Config().Key)
+	}
+	if code := liveness(in.HA); code != 200 {
+		t.Errorf("election a's liveness: %d", code)
+	}
+	if err := in.B.Resign(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "b's hook demoted", func() bool { pb.mu.Lock(); defer pb.mu.Unlock(); return len(pb.demoted) == 1 })
+	pa.mu.Lock()
+	if len(pa.demoted) != 0 || !in.A.IsLeader() {
+		t.Errorf("resigning b touched a: demoted %v, leading %v", pa.demoted, in.A.IsLeader())
+	}
+	pa.mu.Unlock()
+	app.RequireStop()
 }

@@ -59,7 +59,7 @@ func TestStragglerIsNamedAndKeyNotReleased(t *testing.T) {
 	})
 	lockDelay := e2.Config().LockDelay
 	waitFor(t, lockDelay+5*time.Second, "app2 to lead", e2.IsLeader)
-	if wait := e2.Term().Started.Sub(stopped); wait < lockDelay-100*time.Millisecond {
+	if wait := e2.Term().Started().Sub(stopped); wait < lockDelay-100*time.Millisecond {
 		t.Fatalf("app2 led %v after app1 stopped: the key was released under a running worker", wait)
 	}
 	app2.RequireStop()
@@ -77,7 +77,7 @@ func TestStuckWorkerAndHookFailLiveness(t *testing.T) {
 	var once1, once2 sync.Once
 	t.Cleanup(func() { once1.Do(func() { close(releaseWorker) }); once2.Do(func() { close(releaseHook) }) })
 	var e1, e2 *leader.Elector
-	var h1 fxmodule.Handlers
+	var h1 leader.Handlers
 	const grace = 200 * time.Millisecond
 	app1 := fxtest.New(t,
 		fx.Supply(client),
@@ -114,8 +114,8 @@ func TestStuckWorkerAndHookFailLiveness(t *testing.T) {
 	once2.Do(func() { close(releaseHook) })
 	returned := time.Now()
 	waitFor(t, 5*time.Second, "app2 to lead", e2.IsLeader)
-	t.Logf("app2 led %v after the last stuck part returned", e2.Term().Started.Sub(returned))
-	if got := e2.Term().Started.Sub(returned); got > e2.Config().LockDelay/2 {
+	t.Logf("app2 led %v after the last stuck part returned", e2.Term().Started().Sub(returned))
+	if got := e2.Term().Started().Sub(returned); got > e2.Config().LockDelay/2 {
 		t.Errorf("app2 led %v after the work returned: the key was not released", got)
 	}
 	waitFor(t, time.Second, "liveness to pass again", func() bool { return liveness(h1) == 200 && len(e1.Status().Stragglers) == 0 })
@@ -123,7 +123,7 @@ func TestStuckWorkerAndHookFailLiveness(t *testing.T) {
 	app1.RequireStop()
 }
 
-func liveness(h fxmodule.Handlers) int {
+func liveness(h leader.Handlers) int {
 	rec := httptest.NewRecorder()
 	h.Liveness.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	return rec.Code

@@ -2,18 +2,20 @@ package hooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
+
+	"github.com/consulelect/consulelect/internal/safe"
 )
 
 // call runs f in a goroutine with a ctx derived from parent that has the
-// Runner's timeout as deadline, and waits for it up to that deadline. If f
+// timeout (WithTimeout) as deadline, and waits for it up to that deadline. If f
 // returned by then, call returns f's error (or one wrapping ErrPanic) and a
 // nil *late. If f still runs, call logs a warning and returns at once, with
 // a *late for f and an error wrapping ErrHookTimeout; f's goroutine ends
 // when f returns, and the *late's result receives f's error then.
-func (r *Runner) call(parent context.Context, name, phase string, f func(ctx context.Context) error) (*late, error) {
+func (r *runner) call(parent context.Context, name, phase string, f func(ctx context.Context) error) (*late, error) {
 	ctx, cancel := context.WithTimeout(parent, r.timeout)
 	defer cancel()                // past the deadline, ctx is done already
 	result := make(chan error, 1) // f's goroutine never blocks on it
@@ -37,16 +39,16 @@ func (r *Runner) call(parent context.Context, name, phase string, f func(ctx con
 
 // protect calls f and turns a panic into an error wrapping ErrPanic,
 // logged with its stack.
-func (r *Runner) protect(name, phase string, f func() error) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			if name != "" {
-				r.log.Error("hook panicked", "hook", name, "phase", phase, "panic", p, "stack", string(debug.Stack()))
-			} else {
-				r.log.Error("leader work panicked", "panic", p, "stack", string(debug.Stack()))
-			}
-			err = fmt.Errorf("%w in %s: %v", ErrPanic, phase, p)
-		}
-	}()
-	return f()
+func (r *runner) protect(name, phase string, f func() error) error {
+	err := safe.Call(f)
+	var p *safe.Panic
+	if !errors.As(err, &p) {
+		return err
+	}
+	if name != "" {
+		r.log.Error("hook panicked", "hook", name, "phase", phase, "panic", p.Value, "stack", string(p.Stack))
+	} else {
+		r.log.Error("leader work panicked", "panic", p.Value, "stack", string(p.Stack))
+	}
+	return fmt.Errorf("%w in %s: %v", ErrPanic, phase, p.Value)
 }

@@ -1,20 +1,23 @@
 // Package hooks runs the OnElected and OnDemoted hooks that services
 // register, around the leader work of one term.
 //
-// A Runner holds the hooks in a fixed order and runs one term at a time
-// with Lead, which is meant to be (part of) the elector's leader function:
+// LeaderFunc turns hooks and a body (the leader-only work, typically a
+// lifecycle Supervisor's Run) into the elector's leader function, which
+// runs one term per call:
 //
-//	runner, err := hooks.NewRunner(hs, hooks.WithLogger(log))
-//	...
-//	leader.WithLeaderFunc(runner.LeaderFunc(supervisor.Run))
+//	sup, err := lifecycle.NewSupervisor(workers, lifecycle.WithLogger(log))
+//	lead, err := hooks.LeaderFunc(hs, sup.Run, hooks.WithLogger(log))
+//	e, err := leader.New(client, cfg, leader.WithLogger(log), leader.WithLeaderFunc(lead))
+//
+// Below, "Lead" is one call of that leader function: one term.
 //
 // # Order
 //
 // Hooks run one at a time, never concurrently. OnElected runs by ascending
 // Order, ties in registration order (the order of the slice given to
-// NewRunner); OnDemoted runs in the reverse of that order. Callers whose
-// collection order is random, such as fx value groups, call Sort first:
-// it orders by Order, then Name, so the order is the same on every run.
+// LeaderFunc); OnDemoted runs in the reverse of that order. Callers whose
+// collection order is random, such as fx value groups, sort the slice by
+// Name first (fxmodule does), so the order is the same on every run.
 //
 // # Pairing
 //
@@ -30,7 +33,7 @@
 // # Failures
 //
 // An OnElected fails when it returns an error, panics, or is still running
-// at its deadline (the Runner's timeout after it was called) — whatever it
+// at its deadline (the runner's timeout after it was called) — whatever it
 // returns then: its ctx was done, so it cannot know that its work is
 // complete, and it is expected to undo what it did before returning. A
 // failed OnElected gets no OnDemoted. On a failure Lead runs no further
@@ -68,7 +71,7 @@
 //
 // # Timeouts
 //
-// Every hook call gets a ctx whose deadline is the Runner's timeout
+// Every hook call gets a ctx whose deadline is the runner's timeout
 // (DefaultTimeout unless WithTimeout) after the call. OnElected's ctx is a
 // child of the term's ctx; OnDemoted's is not (the term is usually over by
 // then): it is context.WithoutCancel of the term's ctx, so it keeps its
@@ -100,7 +103,7 @@
 //
 // # Goroutines
 //
-// Each hook call runs in a goroutine of the Runner. Lead waits for each of
+// Each hook call runs in a goroutine of the runner. Lead waits for each of
 // them, except for an overrunning hook: its goroutine, one goroutine that
 // finishes the term (it waits for the hook, runs the remaining OnDemoted
 // calls, each in a goroutine of its own, and waits for the body's Done),
@@ -108,5 +111,5 @@
 // Done is closed: the finishing goroutine closes it as its last act, after
 // every other has returned. A hook that never returns keeps its goroutine,
 // the finishing goroutine, and Done open, forever. No other goroutine of
-// the Runner outlives Lead.
+// the runner outlives Lead.
 package hooks

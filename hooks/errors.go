@@ -3,10 +3,10 @@ package hooks
 import "errors"
 
 var (
-	// ErrInvalidHook wraps the errors of NewRunner about a hook (an empty
+	// ErrInvalidHook wraps the errors of LeaderFunc about a hook (an empty
 	// or duplicate name); the message names the hook.
 	ErrInvalidHook = errors.New("hooks: invalid hook")
-	// ErrInvalidOption wraps the errors of NewRunner about an option.
+	// ErrInvalidOption wraps the errors of LeaderFunc about an option.
 	ErrInvalidOption = errors.New("hooks: invalid option")
 	// ErrHookFailed is wrapped by the error of Lead when an OnElected
 	// failed (returned an error, panicked, or overran its timeout).

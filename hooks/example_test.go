@@ -15,7 +15,7 @@ func Example() {
 			Name:  "http",
 			Order: 10, // after the cache is warm
 			OnElected: func(ctx context.Context, term *leader.Term) error {
-				fmt.Println("http: accepting writes with token", term.Token)
+				fmt.Println("http: accepting writes")
 				return nil
 			},
 			OnDemoted: func(ctx context.Context, term *leader.Term, reason error) {
@@ -33,14 +33,8 @@ func Example() {
 			},
 		},
 	}
-	runner, err := hooks.NewRunner(hs)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-
-	// The elector calls runner.LeaderFunc(body) with the term's ctx; here a
-	// term is simulated, and ends when the process stops.
+	// The body is the leader-only work (typically a lifecycle Supervisor's
+	// Run); here it ends the term, as a stopping elector would.
 	ctx, end := context.WithCancelCause(context.Background())
 	defer end(nil)
 	body := func(ctx context.Context) error {
@@ -48,12 +42,19 @@ func Example() {
 		end(leader.ErrStopped)
 		return nil
 	}
-	err = runner.LeaderFunc(body)(ctx, &leader.Term{Key: "service/leader", Token: 42})
+	lead, err := hooks.LeaderFunc(hs, body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The elector calls lead once per term, with the term's ctx; here a
+	// term is simulated.
+	err = lead(ctx, &leader.Term{})
 	fmt.Println("term over:", err)
 
 	// Output:
 	// cache: warmed
-	// http: accepting writes with token 42
+	// http: accepting writes
 	// leading
 	// http: refusing writes: true
 	// cache: dropped

@@ -1,23 +1,21 @@
 package hooks_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/hashicorp/go-hclog"
+	"github.com/consulelect/consulelect/internal/testkit"
 
 	"github.com/consulelect/consulelect/hooks"
 	"github.com/consulelect/consulelect/leader"
 )
 
-// testTerm is a term as tests can build one: only exported fields. Lead
-// must not call its methods.
-func testTerm() *leader.Term { return &leader.Term{Key: "k", Token: 7} }
+// testTerm is a term as tests can build one: a zero Term, handed to the
+// hooks as is.
+func testTerm() *leader.Term { return &leader.Term{} }
 
 // recorder records hook calls in the order they happen.
 type recorder struct {
@@ -51,38 +49,42 @@ func (r *recorder) hook(name string, order int, electErr error) hooks.Hook {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (logs).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// Helpers shared with other packages' tests.
+var (
+	testLogger = testkit.JSONLogger
+	isClosed   = testkit.IsClosed
+	waitDone   = testkit.WaitClosed
+)
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// testLogger returns a JSON logger writing to the returned buffer.
-func testLogger() (hclog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	return hclog.New(&hclog.LoggerOptions{Output: buf, JSONFormat: true, Level: hclog.Debug}), buf
-}
-
-// newRunner builds a Runner or fails the test.
-func newRunner(t *testing.T, hs []hooks.Hook, opts ...hooks.Option) *hooks.Runner {
+// waitFor waits until cond holds, or fails the test.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	r, err := hooks.NewRunner(hs, opts...)
-	if err != nil {
-		t.Fatalf("NewRunner: %v", err)
+	testkit.Eventually(t, what, cond)
+}
+
+// testRunner runs terms through hooks.LeaderFunc, as the elector does.
+type testRunner struct {
+	t    *testing.T
+	hs   []hooks.Hook
+	opts []hooks.Option
+}
+
+// newRunner checks hs and opts with hooks.LeaderFunc or fails the test.
+func newRunner(t *testing.T, hs []hooks.Hook, opts ...hooks.Option) *testRunner {
+	t.Helper()
+	if _, err := hooks.LeaderFunc(hs, nil, opts...); err != nil {
+		t.Fatalf("LeaderFunc: %v", err)
 	}
-	return r
+	return &testRunner{t: t, hs: hs, opts: opts}
+}
+
+// Lead runs one term of the leader function for body.
+func (r *testRunner) Lead(ctx context.Context, term *leader.Term, body func(context.Context) error) error {
+	lead, err := hooks.LeaderFunc(r.hs, body, r.opts...)
+	if err != nil {
+		r.t.Fatalf("LeaderFunc: %v", err)
+	}
+	return lead(ctx, term)
 }
 
 // endTerm is a body that ends the term with reason, as the elector would,
@@ -121,39 +123,4 @@ func gate(t *testing.T) (<-chan struct{}, func()) {
 	open := sync.OnceFunc(func() { close(c) })
 	t.Cleanup(open)
 	return c, open
-}
-
-// isClosed reports whether c is closed now.
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// waitDone waits for c to be closed, or fails the test.
-func waitDone(t *testing.T, what string, c <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
-// waitFor waits until cond holds (polling), or fails the test.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(5 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }

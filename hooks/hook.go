@@ -1,10 +1,8 @@
 package hooks
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/consulelect/consulelect/leader"
 )
@@ -13,32 +11,20 @@ import (
 // this process starts and stops leading.
 type Hook struct {
 	// Name identifies the hook in logs and errors; it is required and
-	// unique within a Runner.
+	// unique within a LeaderFunc.
 	Name string
 	// Order places the hook: OnElected hooks run by ascending Order, ties
 	// in registration order (see Sort); OnDemoted hooks in reverse.
 	Order int
 	// OnElected, if set, runs when a term starts, with a ctx that ends
-	// when the term ends or at the Runner's timeout. An error (or panic,
+	// when the term ends or at the timeout (WithTimeout). An error (or panic,
 	// or overrunning the timeout) gives the term up; see the package doc.
 	OnElected func(ctx context.Context, term *leader.Term) error
 	// OnDemoted, if set, runs once when a term ends for which OnElected
 	// succeeded (or for which the hook has no OnElected), with a ctx that
-	// is not cancelled by the term's end but bounded by the Runner's
+	// is not cancelled by the term's end but bounded by the hook
 	// timeout, and the reason the term ended.
 	OnDemoted func(ctx context.Context, term *leader.Term, reason error)
-}
-
-// Sort sorts hooks in place by Order, then Name. Callers whose hooks come
-// in an unspecified order (fx value groups) sort them with it before
-// NewRunner, so that hooks of equal Order run in the same order every time.
-func Sort(hooks []Hook) {
-	slices.SortFunc(hooks, func(a, b Hook) int {
-		if c := cmp.Compare(a.Order, b.Order); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
 }
 
 // validate checks the names of hooks: non-empty and unique.

@@ -13,7 +13,7 @@ type late struct {
 func (l *late) straggler() string { return fmt.Sprintf("hook %q %s", l.name, l.phase) }
 
 // wait waits for a late hook call to return, and logs how it ended.
-func (r *Runner) wait(l *late) {
+func (r *runner) wait(l *late) {
 	if err := <-l.result; err != nil {
 		r.log.Warn("hook returned after its timeout", "hook", l.name, "phase", l.phase, "error", err)
 		return
@@ -27,7 +27,7 @@ func (r *Runner) wait(l *late) {
 // Done of the body's stragglers error, if errs hold one; then it closes
 // the returned error's Done, as its last act. errs are what Lead reports:
 // its error had no hook been late (nil if none), and the timeout.
-func (r *Runner) detach(l *late, d *demotion, errs ...error) error {
+func (r *runner) detach(l *late, d *demotion, errs ...error) error {
 	e, body := newStragglersError(l.straggler(), errs)
 	go func() {
 		defer close(e.done)

@@ -18,17 +18,17 @@ import (
 // Consul's lock-delay rather than release it.
 const DefaultTimeout = 10 * time.Second
 
-// An Option configures a Runner.
-type Option func(*Runner)
+// An Option configures LeaderFunc.
+type Option func(*runner)
 
 // WithTimeout sets the deadline of each hook call (default
 // DefaultTimeout), measured from the call; it must be positive.
-func WithTimeout(d time.Duration) Option { return func(r *Runner) { r.timeout = d } }
+func WithTimeout(d time.Duration) Option { return func(r *runner) { r.timeout = d } }
 
 // WithLogger sets the logger (default: none; nil means none). Hooks are
 // logged with the key "hook".
 func WithLogger(l hclog.Logger) Option {
-	return func(r *Runner) {
+	return func(r *runner) {
 		if l == nil {
 			l = hclog.NewNullLogger()
 		}

@@ -12,26 +12,34 @@ import (
 	"github.com/consulelect/consulelect/leader"
 )
 
-// A Runner runs a fixed set of hooks around the leader work of each term.
+// A runner runs a fixed set of hooks around the leader work of each term.
 // Its Lead may be called for one term after another, and is safe for
-// concurrent use (each call runs its own term). A Lead that returned at a
-// hook's deadline still runs hooks of its term until its error's Done is
-// closed.
-type Runner struct {
+// concurrent use (each call runs its own term).
+type runner struct {
 	hooks   []Hook // in OnElected order
 	timeout time.Duration
 	log     hclog.Logger
 }
 
-// NewRunner returns a Runner for hooks, ordered by Order with ties in the
-// order given (see Sort). It refuses a hook with an empty or duplicate name
-// with an error that wraps ErrInvalidHook, and a non-positive timeout with
-// one that wraps ErrInvalidOption.
-func NewRunner(hooks []Hook, opts ...Option) (*Runner, error) {
+// LeaderFunc returns the elector's leader function for hooks around body:
+// for each term, the OnElected hooks in order, then body until it returns
+// (nil body: nothing), then, once the term is over, the paired OnDemoted
+// hooks in reverse order; see the package doc for the rules. body is
+// typically a lifecycle Supervisor's Run:
+//
+//	sup, err := lifecycle.NewSupervisor(workers)
+//	lead, err := hooks.LeaderFunc(hs, sup.Run)
+//	e, err := leader.New(client, cfg, leader.WithLeaderFunc(lead))
+//
+// Hooks run by ascending Order, ties in the order given. LeaderFunc
+// refuses a hook with an empty or duplicate name with an error that wraps
+// ErrInvalidHook, and a non-positive timeout with one that wraps
+// ErrInvalidOption.
+func LeaderFunc(hooks []Hook, body func(ctx context.Context) error, opts ...Option) (leader.LeaderFunc, error) {
 	if err := validate(hooks); err != nil {
 		return nil, err
 	}
-	r := &Runner{hooks: slices.Clone(hooks), timeout: DefaultTimeout, log: hclog.NewNullLogger()}
+	r := &runner{hooks: slices.Clone(hooks), timeout: DefaultTimeout, log: hclog.NewNullLogger()}
 	for _, o := range opts {
 		o(r)
 	}
@@ -39,7 +47,7 @@ func NewRunner(hooks []Hook, opts ...Option) (*Runner, error) {
 		return nil, fmt.Errorf("%w: timeout (%s) must be positive", ErrInvalidOption, r.timeout)
 	}
 	slices.SortStableFunc(r.hooks, func(a, b Hook) int { return cmp.Compare(a.Order, b.Order) })
-	return r, nil
+	return func(ctx context.Context, term *leader.Term) error { return r.Lead(ctx, term, body) }, nil
 }
 
 // Lead runs one term: the OnElected hooks in order, then body until it
@@ -57,7 +65,7 @@ func NewRunner(hooks []Hook, opts ...Option) (*Runner, error) {
 // error that wraps ErrHookTimeout and has Stragglers and Done methods, and
 // finishes the sequence in the background (see Timeouts in the package
 // doc).
-func (r *Runner) Lead(ctx context.Context, term *leader.Term, body func(ctx context.Context) error) error {
+func (r *runner) Lead(ctx context.Context, term *leader.Term, body func(ctx context.Context) error) error {
 	n, l, err := r.elect(ctx, term)
 	if err == nil {
 		err = r.lead(ctx, body)
@@ -77,16 +85,10 @@ func (r *Runner) Lead(ctx context.Context, term *leader.Term, body func(ctx cont
 	return err
 }
 
-// LeaderFunc returns a leader function that runs each term with Lead and
-// body.
-func (r *Runner) LeaderFunc(body func(ctx context.Context) error) leader.LeaderFunc {
-	return func(ctx context.Context, term *leader.Term) error { return r.Lead(ctx, term, body) }
-}
-
 // elect runs OnElected in order until one fails or the term ends. It
 // returns how many hooks succeeded (a prefix of r.hooks) and, if the one
 // that failed is still running, its late call.
-func (r *Runner) elect(ctx context.Context, term *leader.Term) (int, *late, error) {
+func (r *runner) elect(ctx context.Context, term *leader.Term) (int, *late, error) {
 	for i, h := range r.hooks {
 		if ctx.Err() != nil {
 			return i, nil, nil
@@ -105,7 +107,7 @@ func (r *Runner) elect(ctx context.Context, term *leader.Term) (int, *late, erro
 
 // lead runs body, if any and if the term lasts; if body returns nil it
 // waits for the term to end.
-func (r *Runner) lead(ctx context.Context, body func(ctx context.Context) error) error {
+func (r *runner) lead(ctx context.Context, body func(ctx context.Context) error) error {
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -131,7 +133,7 @@ type demotion struct {
 // is still running at its deadline, it stops there and returns its late
 // call and an error wrapping ErrHookTimeout that names it; d then holds
 // the calls that remain after it.
-func (r *Runner) demote(d *demotion) (*late, error) {
+func (r *runner) demote(d *demotion) (*late, error) {
 	for d.n > 0 {
 		d.n--
 		h := r.hooks[d.n]

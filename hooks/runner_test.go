@@ -12,7 +12,7 @@ import (
 	"github.com/consulelect/consulelect/leader"
 )
 
-func TestNewRunnerValidates(t *testing.T) {
+func TestLeaderFuncValidates(t *testing.T) {
 	var rec recorder
 	tests := []struct {
 		name    string
@@ -30,15 +30,15 @@ func TestNewRunnerValidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := hooks.NewRunner(tt.hooks, tt.opts...)
+			lead, err := hooks.LeaderFunc(tt.hooks, nil, tt.opts...)
 			if tt.wantErr == nil {
-				if err != nil || r == nil {
-					t.Fatalf("NewRunner = %v, %v; want a runner", r, err)
+				if err != nil || lead == nil {
+					t.Fatalf("LeaderFunc = %v; want a leader function", err)
 				}
 				return
 			}
 			if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Fatalf("NewRunner error = %v; want %v naming %s", err, tt.wantErr, tt.wantMsg)
+				t.Fatalf("LeaderFunc error = %v; want %v naming %s", err, tt.wantErr, tt.wantMsg)
 			}
 		})
 	}
@@ -52,13 +52,13 @@ func TestLeadOrder(t *testing.T) {
 	tests := []struct {
 		name    string
 		hooks   []spec
-		sort    bool // call hooks.Sort first, as the fx layer does
+		sort    bool // sort by Name first, as the fx layer does
 		elected []string
 	}{
 		{name: "registration order", hooks: []spec{{"a", 0}, {"b", 0}, {"c", 0}}, elected: []string{"a", "b", "c"}},
 		{name: "by Order", hooks: []spec{{"a", 3}, {"b", -1}, {"c", 2}}, elected: []string{"b", "c", "a"}},
 		{name: "Order then registration order", hooks: []spec{{"z", 1}, {"y", 0}, {"x", 1}, {"w", 0}}, elected: []string{"y", "w", "z", "x"}},
-		{name: "Sort: Order then Name", hooks: []spec{{"z", 1}, {"y", 0}, {"x", 1}, {"w", 0}}, sort: true, elected: []string{"w", "y", "x", "z"}},
+		{name: "sorted by Name first: Order then Name", hooks: []spec{{"z", 1}, {"y", 0}, {"x", 1}, {"w", 0}}, sort: true, elected: []string{"w", "y", "x", "z"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +68,7 @@ func TestLeadOrder(t *testing.T) {
 				hs = append(hs, rec.hook(s.name, s.order, nil))
 			}
 			if tt.sort {
-				hooks.Sort(hs)
+				slices.SortFunc(hs, func(a, b hooks.Hook) int { return strings.Compare(a.Name, b.Name) })
 			}
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)

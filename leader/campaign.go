@@ -24,7 +24,7 @@ func lastValue(pair *api.KVPair) string {
 	if json.Unmarshal(pair.Value, &h) != nil {
 		return ""
 	}
-	return h.Candidate
+	return h.ServiceID
 }
 
 // campaign follows the key with blocking queries (no polling) and tries to
@@ -51,7 +51,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			// Our own earlier acquire whose answer was lost. Do not lead
 			// from this (non-consistent) read: acquire again, which Consul
 			// grants to the holding session, dated by its send time.
-		case held && h.Candidate == e.serviceID:
+		case held && h.ServiceID == e.serviceID:
 			// A session of ours that a failed cleanup left holding the key
 			// (consul #2371's zombie): destroy it, so the key is freed.
 			e.log.Warn("destroying a stale session of ours that holds the key", "session", pair.Session)
@@ -61,7 +61,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			continue
 		case held:
 			e.state.setHolder(&h)
-			lastHolder = h.Candidate
+			lastHolder = h.ServiceID
 			if foreignFlags(pair) {
 				r.report("watch key", ErrForeignKey) // the blocking query paces us
 			} else {
@@ -84,7 +84,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 				index = next
 				if h, held := holderOf(p); held && p.Session != session {
 					e.state.setHolder(&h)
-					lastHolder = h.Candidate
+					lastHolder = h.ServiceID
 					continue
 				}
 			}

@@ -45,11 +45,11 @@ func TestLivenessFailsOnlyForZombieLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	term := newTerm(context.Background(), clk, "k", "me", "s", 7, 1, clk.Now(), e.cfg.DemoteAfter)
+	term := newTerm(context.Background(), clk, "k", "s", 7, clk.Now(), e.cfg.DemoteAfter)
 	e.state.setRole(RoleLeader, term, clk.Now())
 	code := func() int {
 		rec := httptest.NewRecorder()
-		e.LivenessHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+		e.Handlers().Liveness.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 		return rec.Code
 	}
 	tests := []struct {
@@ -59,7 +59,7 @@ func TestLivenessFailsOnlyForZombieLeader(t *testing.T) {
 	}{
 		{"fresh leader", 0, 200},
 		{"at the deadline", e.cfg.DemoteAfter, 200},
-		{"within the margin past it", SafetyMargin(e.cfg.LockDelay), 200},
+		{"within the margin past it", safetyMargin(e.cfg.LockDelay), 200},
 		{"past deadline and margin", time.Millisecond, 503},
 	}
 	for _, tt := range tests {

@@ -167,9 +167,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// SafetyMargin is the margin the config must keep between DemoteAfter and
+// safetyMargin is the margin the config must keep between DemoteAfter and
 // LockDelay: the larger of MinSafetyMargin and LockDelay/10.
-func SafetyMargin(lockDelay time.Duration) time.Duration {
+func safetyMargin(lockDelay time.Duration) time.Duration {
 	return max(MinSafetyMargin, lockDelay/10)
 }
 
@@ -218,9 +218,9 @@ func (c Config) validateShared() error {
 	switch {
 	case c.LockDelay > maxLockDelay:
 		return bad("LockDelay (%v) must be at most %v (Consul's limit)", c.LockDelay, maxLockDelay)
-	case c.LockDelay-c.DemoteAfter < SafetyMargin(c.LockDelay):
+	case c.LockDelay-c.DemoteAfter < safetyMargin(c.LockDelay):
 		return bad("LockDelay (%v) must exceed DemoteAfter (%v) by at least %v",
-			c.LockDelay, c.DemoteAfter, SafetyMargin(c.LockDelay))
+			c.LockDelay, c.DemoteAfter, safetyMargin(c.LockDelay))
 	case c.SessionTTL != 0 && (c.SessionTTL < minSessionTTL || c.SessionTTL > maxSessionTTL):
 		return bad("SessionTTL (%v) must be 0 or between %v and %v (Consul's limits)", c.SessionTTL, minSessionTTL, maxSessionTTL)
 	case c.DeregisterCriticalAfter < time.Minute:

@@ -68,7 +68,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	if cfg.Identity == "" {
 		t.Error("no default identity")
 	}
-	if cfg.LockDelay-cfg.DemoteAfter < leader.SafetyMargin(cfg.LockDelay) {
+	if cfg.LockDelay-cfg.DemoteAfter < max(leader.MinSafetyMargin, cfg.LockDelay/10) {
 		t.Errorf("defaults break the safety inequality")
 	}
 	if st := e.Status(); st.Role != leader.RoleStopped || st.Key != "a" {
@@ -79,7 +79,7 @@ func TestDefaultsAreValid(t *testing.T) {
 // A nil logger or backoff means the default; it never panics later.
 func TestNilOptionsMeanDefaults(t *testing.T) {
 	client, _ := api.NewClient(api.DefaultConfig())
-	if _, err := leader.New(client, leader.Config{Key: "a"}, leader.WithLogger(nil), leader.WithBackoff(nil), leader.WithMetrics(nil)); err != nil {
+	if _, err := leader.New(client, leader.Config{Key: "a"}, leader.WithLogger(nil), leader.WithBackoff(nil), leader.WithMetrics(leader.Metrics{})); err != nil {
 		t.Fatalf("New with nil options: %v", err)
 	}
 }

@@ -44,7 +44,7 @@ func maxAge(term *leader.Term, stop <-chan struct{}) <-chan time.Duration {
 				out <- worst
 				return
 			case <-tick.C:
-				worst = max(worst, time.Since(term.Confirmed()))
+				worst = max(worst, time.Since(confirmed(term)))
 			}
 		}
 	}()
@@ -66,7 +66,7 @@ func TestConfirmRecoversAtOnceAfterError(t *testing.T) {
 		waitFor(t, 2*cfg.ConfirmInterval, "the failed read", func() bool { return proxy.Count(confirmReads(key)) > before })
 		failed := time.Now()
 		waitFor(t, cfg.ConfirmInterval, "a confirmation after the error", func() bool {
-			return term.Confirmed().After(failed) || term.Context().Err() != nil
+			return confirmed(term).After(failed) || term.Context().Err() != nil
 		})
 		if term.Context().Err() != nil {
 			t.Fatalf("term ended: %v", term.Reason())
@@ -97,7 +97,7 @@ func TestHungConfirmationsAreRetriedOnFreshConnections(t *testing.T) {
 	before := proxy.Count(confirmReads(key))
 	proxy.HangNext(confirmReads(key), hung)
 	waitFor(t, 5*time.Second, "the hung reads and one more", func() bool { return proxy.Count(confirmReads(key)) > before+hung })
-	waitFor(t, cfg.ConfirmInterval, "a confirmation after them", func() bool { return time.Since(term.Confirmed()) < cfg.ConfirmInterval })
+	waitFor(t, cfg.ConfirmInterval, "a confirmation after them", func() bool { return time.Since(confirmed(term)) < cfg.ConfirmInterval })
 	close(stop)
 	age := <-worst
 	t.Logf("%d hung confirmations in a row: newest confirmation at most %v old (ConfirmInterval %v, DemoteAfter %v)", hung, age, cfg.ConfirmInterval, cfg.DemoteAfter)
@@ -138,7 +138,7 @@ func TestOutageToleranceAtTheWorstMoment(t *testing.T) {
 		proxy.EndOutage()
 		ended := time.Now()
 		waitFor(t, cfg.DemoteAfter, "a confirmation after the outage", func() bool {
-			return term.Confirmed().After(ended) || term.Context().Err() != nil
+			return confirmed(term).After(ended) || term.Context().Err() != nil
 		})
 		if err := term.Context().Err(); err != nil {
 			t.Fatalf("trial %d: a %v outage ended the term (%v); deadline was %v after the outage began",

@@ -29,7 +29,7 @@
 // earlier than that request, and after which it refuses every acquire for
 // LockDelay. So with
 //
-//	LockDelay - DemoteAfter >= SafetyMargin(LockDelay) = max(250ms, LockDelay/10)
+//	LockDelay - DemoteAfter >= max(MinSafetyMargin, LockDelay/10) = max(250ms, LockDelay/10)
 //
 // the cut-off leader's term ends before a successor can start, as long as
 // clocks advance at rates within a few percent of each other and leader
@@ -53,7 +53,7 @@
 // The key is released only after the term's leader work has returned.
 // Work that ignores its cancelled context therefore keeps the key (and
 // every other replica out); StopTimeout after the term ended it is named in
-// Status.Stragglers and LivenessHandler fails, so that the process gets
+// Status.Stragglers and Handlers().Liveness fails, so that the process gets
 // restarted (ExitOnStragglers exits at once).
 //
 // # Use

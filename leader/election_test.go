@@ -41,7 +41,7 @@ func TestExactlyOneLeaderAndHandoff(t *testing.T) {
 		cancel()
 		remaining = without(remaining, cur)
 		next := waitLeader(t, lockDelay, remaining...)
-		handoff := next.Term().Started.Sub(stopAt)
+		handoff := next.Term().Started().Sub(stopAt)
 		t.Logf("handoff %s -> %s: %v", electors[cur], electors[next], handoff)
 		// Bound: a release wakes the followers' blocking queries at once;
 		// had the session been destroyed first, lock-delay would apply.

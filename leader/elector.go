@@ -2,8 +2,6 @@ package leader
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"sync"
@@ -23,7 +21,6 @@ type Elector struct {
 	clock      clock
 	newBackoff func() backoff.BackOff
 	leaderFunc LeaderFunc
-	onError    func(error)
 	metrics    Metrics
 	group      *Group
 	state      *state
@@ -58,7 +55,8 @@ func WithLogger(l hclog.Logger) Option {
 }
 
 // WithBackoff sets the backoff factory used for transient Consul errors
-// (default, and for nil: DefaultBackoff). A BackOff that returns
+// (default, and for nil: exponential from 100ms to 2s with ±50% jitter and
+// no overall limit). A BackOff that returns
 // backoff.Stop falls back to PermanentErrorRetry: the campaign never ends
 // on its own.
 func WithBackoff(f func() backoff.BackOff) Option {
@@ -72,11 +70,6 @@ func WithBackoff(f func() backoff.BackOff) Option {
 // WithLeaderFunc sets the leader work run for every term; see LeaderFunc.
 func WithLeaderFunc(f LeaderFunc) Option { return func(e *Elector) { e.leaderFunc = f } }
 
-// WithErrorHandler sets a function called with every error the elector
-// meets talking to Consul (after it is recorded in Status). It must not
-// block; IsPermanent tells permanent errors apart.
-func WithErrorHandler(f func(error)) Option { return func(e *Elector) { e.onError = f } }
-
 // withClock replaces the time source (tests).
 func withClock(c clock) Option { return func(e *Elector) { e.clock = c } }
 
@@ -87,8 +80,8 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
 	}
-	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: DefaultBackoff,
-		metrics: NopMetrics{}, exit: os.Exit}
+	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: defaultBackoff,
+		exit: os.Exit}
 	for _, o := range opts {
 		o(e)
 	}
@@ -104,9 +97,7 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	}
 	e.cfg, e.state = cfg, newState(cfg.Key, cfg.Identity)
 	e.log = e.log.With("key", cfg.Key)
-	var id [6]byte
-	_, _ = rand.Read(id[:])
-	e.serviceID = cfg.ServiceName + "-" + hex.EncodeToString(id[:])
+	e.serviceID = newServiceID(cfg.ServiceName)
 	e.value = newHolderValue(cfg, e.serviceID, e.clock.Now())
 	return e, nil
 }
@@ -278,13 +269,10 @@ func (e *Elector) run(ctx context.Context) {
 	e.log.Info("stopped", "identity", e.cfg.Identity)
 }
 
-// noteError records err in Status and hands it to the error handler.
+// noteError records err in Status and reports it to Metrics.ConsulError.
 func (e *Elector) noteError(err error) {
 	e.state.setError(err, e.clock.Now())
-	e.metrics.ConsulError(e.cfg.Key, err, IsPermanent(err))
-	if e.onError != nil {
-		e.onError(err)
-	}
+	e.metrics.consulError(e.cfg.Key, err, IsPermanent(err))
 }
 
 // heartbeat returns the check this elector's sessions link to: its own

@@ -12,33 +12,25 @@ import (
 	"github.com/consulelect/consulelect/leader"
 )
 
-// expvarMetrics publishes an elector's measurements with the standard
+// Report what the elector does to a metrics system: here the standard
 // library's expvar (served at /debug/vars); an adapter for Prometheus or
-// OpenTelemetry has the same shape.
-type expvarMetrics struct {
-	leader.NopMetrics // ignore what we do not publish
-	isLeader          expvar.Int
-	terms             expvar.Map // ended terms by reason
-	errors            expvar.Int
-}
-
-func (m *expvarMetrics) TermStarted(string, uint64) { m.isLeader.Set(1) }
-
-func (m *expvarMetrics) TermEnded(_ string, reason error, _ time.Duration) {
-	m.isLeader.Set(0)
-	m.terms.Add(reason.Error(), 1)
-}
-
-func (m *expvarMetrics) ConsulError(string, error, bool) { m.errors.Add(1) }
-
-// Report what the elector does to a metrics system.
+// OpenTelemetry has the same shape. Unset fields are not called.
 func ExampleWithMetrics() {
 	client, err := api.NewClient(api.DefaultConfig())
 	if err != nil {
 		log.Fatal(err)
 	}
-	m := &expvarMetrics{}
-	m.terms.Init()
+	var isLeader, consulErrors expvar.Int
+	var terms expvar.Map // ended terms by reason
+	terms.Init()
+	m := leader.Metrics{
+		TermStarted: func(string, uint64) { isLeader.Set(1) },
+		TermEnded: func(_ string, reason error, _ time.Duration) {
+			isLeader.Set(0)
+			terms.Add(reason.Error(), 1)
+		},
+		ConsulError: func(string, error, bool) { consulErrors.Add(1) },
+	}
 	e, err := leader.New(client, leader.Config{Key: "example/metrics", Identity: "replica-m"}, leader.WithMetrics(m))
 	if err != nil {
 		log.Fatal(err)
@@ -49,11 +41,11 @@ func ExampleWithMetrics() {
 	for !e.IsLeader() {
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Println("leader gauge:", m.isLeader.Value())
+	fmt.Println("leader gauge:", isLeader.Value())
 	if err := e.Stop(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("leader gauge:", m.isLeader.Value(), "terms:", m.terms.String())
+	fmt.Println("leader gauge:", isLeader.Value(), "terms:", terms.String())
 	// Output:
 	// leader gauge: 1
 	// leader gauge: 0 terms: {"leader: elector stopped": 1}

@@ -46,7 +46,7 @@ func TestCrashFailover(t *testing.T) {
 		killedAt := time.Now()
 		victim.kill(t)
 		waitFor(t, cfg.CheckTTL+cfg.LockDelay+10*time.Second, "the follower to lead", follower.IsLeader)
-		failover := follower.Term().Started.Sub(killedAt)
+		failover := follower.Term().Started().Sub(killedAt)
 		times = append(times, failover)
 		t.Logf("trial %d: crash failover %v", trial, failover)
 		if failover < cfg.LockDelay {
@@ -80,9 +80,9 @@ func TestHungAgentDemotesBeforeSuccessor(t *testing.T) {
 	pausedAt := time.Now()
 	checkDemotedInTime(t, term, e1.Config())
 	waitFor(t, 60*time.Second, "e2 to lead", e2.IsLeader)
-	t.Logf("paused→demoted %v, paused→successor %v", term.Ended().Sub(pausedAt), e2.Term().Started.Sub(pausedAt))
-	if !e2.Term().Started.After(term.Ended()) {
-		t.Fatalf("successor started %v before the old leader's term ended", term.Ended().Sub(e2.Term().Started))
+	t.Logf("paused→demoted %v, paused→successor %v", term.Ended().Sub(pausedAt), e2.Term().Started().Sub(pausedAt))
+	if !e2.Term().Started().After(term.Ended()) {
+		t.Fatalf("successor started %v before the old leader's term ended", term.Ended().Sub(e2.Term().Started()))
 	}
 	agent.Resume(t)
 	waitFor(t, 30*time.Second, "e1 to follow e2", func() bool {
@@ -114,9 +114,9 @@ func TestHungPathDemotesBeforeSuccessor(t *testing.T) {
 	frozenAt := time.Now()
 	checkDemotedInTime(t, term, e1.Config())
 	waitFor(t, 30*time.Second, "e2 to lead", e2.IsLeader)
-	t.Logf("frozen→demoted %v, frozen→successor %v", term.Ended().Sub(frozenAt), e2.Term().Started.Sub(frozenAt))
-	if !e2.Term().Started.After(term.Ended()) {
-		t.Fatalf("successor started %v before the old leader's term ended", term.Ended().Sub(e2.Term().Started))
+	t.Logf("frozen→demoted %v, frozen→successor %v", term.Ended().Sub(frozenAt), e2.Term().Started().Sub(frozenAt))
+	if !e2.Term().Started().After(term.Ended()) {
+		t.Fatalf("successor started %v before the old leader's term ended", term.Ended().Sub(e2.Term().Started()))
 	}
 	proxy.Unfreeze()
 	waitFor(t, 30*time.Second, "e1 to follow e2", func() bool {
@@ -139,8 +139,8 @@ func checkDemotedInTime(t *testing.T, term *leader.Term, cfg leader.Config) {
 	if !errors.Is(term.Reason(), leader.ErrConsulUnreachable) {
 		t.Fatalf("term ended for %v, want ErrConsulUnreachable", term.Reason())
 	}
-	late := term.Ended().Sub(term.Confirmed().Add(cfg.DemoteAfter))
-	t.Logf("demoted %v after the deadline (last confirmation sent %v before the end)", late, term.Ended().Sub(term.Confirmed()))
+	late := term.Ended().Sub(confirmed(term).Add(cfg.DemoteAfter))
+	t.Logf("demoted %v after the deadline (last confirmation sent %v before the end)", late, term.Ended().Sub(confirmed(term)))
 	if late < 0 {
 		t.Errorf("demoted %v before the deadline", -late)
 	}

@@ -2,8 +2,6 @@ package leader
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -94,10 +92,7 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	if g.log == nil {
 		g.log = hclog.NewNullLogger()
 	}
-	var id [6]byte
-	_, _ = rand.Read(id[:])
-	serviceID := cfg.ServiceName + "-group-" + hex.EncodeToString(id[:])
-	g.hb = newHeartbeat(client, cfg, serviceID, map[string]string{"consulelect_group": "true"},
+	g.hb = newHeartbeat(client, cfg, newServiceID(cfg.ServiceName+"-group"), map[string]string{"consulelect_group": "true"},
 		g.clock, g.log, g.noteAll)
 	return g, nil
 }

@@ -51,9 +51,9 @@ func TestGroupManyElections(t *testing.T) {
 		return true
 	})
 	// The batch loop keeps every term confirmed well inside its deadline.
-	before := es[n-1].Term().Confirmed()
+	before := confirmed(es[n-1].Term())
 	waitFor(t, 3*es[0].Config().ConfirmInterval, "a batch confirmation", func() bool {
-		return es[n-1].Term().Confirmed().After(before)
+		return confirmed(es[n-1].Term()).After(before)
 	})
 
 	victims := []struct {
@@ -62,11 +62,11 @@ func TestGroupManyElections(t *testing.T) {
 		inject func(term *leader.Term) error
 	}{
 		{es[3], leader.ErrSessionInvalidated, func(term *leader.Term) error {
-			_, err := client.Session().Destroy(term.SessionID, nil)
+			_, err := client.Session().Destroy(term.Session(), nil)
 			return err
 		}},
 		{es[100], leader.ErrKeyDeleted, func(term *leader.Term) error {
-			_, err := client.KV().Delete(term.Key, nil)
+			_, err := client.KV().Delete(term.Key(), nil)
 			return err
 		}},
 	}
@@ -79,17 +79,17 @@ func TestGroupManyElections(t *testing.T) {
 		select {
 		case <-term.Done():
 		case <-time.After(v.e.Config().DemoteAfter):
-			t.Fatalf("%s: term not ended within DemoteAfter", term.Key)
+			t.Fatalf("%s: term not ended within DemoteAfter", term.Key())
 		}
 		took := term.Ended().Sub(at)
-		t.Logf("%s: loss detected in %v (%v)", term.Key, took, term.Reason())
+		t.Logf("%s: loss detected in %v (%v)", term.Key(), took, term.Reason())
 		if !errors.Is(term.Reason(), v.reason) {
-			t.Errorf("%s: reason %v, want %v", term.Key, term.Reason(), v.reason)
+			t.Errorf("%s: reason %v, want %v", term.Key(), term.Reason(), v.reason)
 		}
 		// Bound: one confirmation round (ConfirmInterval plus the batch's
 		// round trips), not the deadline.
 		if bound := v.e.Config().ConfirmInterval + 500*time.Millisecond; took > bound {
-			t.Errorf("%s: detection took %v, more than a confirmation round %v", term.Key, took, bound)
+			t.Errorf("%s: detection took %v, more than a confirmation round %v", term.Key(), took, bound)
 		}
 	}
 	for i, e := range es {
@@ -127,8 +127,8 @@ func TestGroupHungPathDemotesBeforeSuccessor(t *testing.T) {
 	proxy.Freeze()
 	checkDemotedInTime(t, term, members[0].Config())
 	waitFor(t, 30*time.Second, "the outsider to lead", outsider.IsLeader)
-	if !outsider.Term().Started.After(term.Ended()) {
-		t.Fatalf("outsider started %v before the member's term ended", term.Ended().Sub(outsider.Term().Started))
+	if !outsider.Term().Started().After(term.Ended()) {
+		t.Fatalf("outsider started %v before the member's term ended", term.Ended().Sub(outsider.Term().Started()))
 	}
 	proxy.Unfreeze()
 }

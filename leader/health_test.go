@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/consulelect/consulelect/internal/consultest"
-	"github.com/consulelect/consulelect/leader"
 )
 
 func get(t *testing.T, h http.Handler) (int, string) {
@@ -38,12 +37,12 @@ func TestHealthHandlers(t *testing.T) {
 		code     int
 		contains []string
 	}{
-		{"leader status", e1.HealthHandler(), 200, []string{`"role":"leader"`, `"is_leader":true`, `"fencing_token":`, `"key":"svc/health"`}},
-		{"follower status", e2.HealthHandler(), 200, []string{`"role":"follower"`, `"is_leader":false`, `"leader":{"id":"e1"`}},
-		{"leader-only on leader", e1.LeaderHandler(), 200, nil},
-		{"leader-only on follower", e2.LeaderHandler(), 429, nil},
-		{"liveness of leader", e1.LivenessHandler(), 200, nil},
-		{"liveness of follower", e2.LivenessHandler(), 200, nil},
+		{"leader status", e1.Handlers().Status, 200, []string{`"role":"leader"`, `"is_leader":true`, `"fencing_token":`, `"key":"svc/health"`}},
+		{"follower status", e2.Handlers().Status, 200, []string{`"role":"follower"`, `"is_leader":false`, `"leader":{"id":"e1"`}},
+		{"leader-only on leader", e1.Handlers().LeaderOnly, 200, nil},
+		{"leader-only on follower", e2.Handlers().LeaderOnly, 429, nil},
+		{"liveness of leader", e1.Handlers().Liveness, 200, nil},
+		{"liveness of follower", e2.Handlers().Liveness, 200, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,10 +57,12 @@ func TestHealthHandlers(t *testing.T) {
 			}
 		})
 	}
-	var j leader.StatusJSON
-	_, body := get(t, e1.HealthHandler())
-	if err := json.Unmarshal([]byte(body), &j); err != nil || j.FencingToken != e1.Term().Token {
-		t.Errorf("fencing_token %d, want %d (%v)", j.FencingToken, e1.Term().Token, err)
+	var j struct {
+		FencingToken uint64 `json:"fencing_token"`
+	}
+	_, body := get(t, e1.Handlers().Status)
+	if err := json.Unmarshal([]byte(body), &j); err != nil || j.FencingToken != e1.Term().Token() {
+		t.Errorf("fencing_token %d, want %d (%v)", j.FencingToken, e1.Term().Token(), err)
 	}
 }
 
@@ -78,15 +79,15 @@ func TestHealthShowsNoSecretAndOutageIsLive(t *testing.T) {
 	}
 	e := startElector(t, client, cfgFor("svc/secret", "e"))
 	waitFor(t, 5*time.Second, "an error in status", func() bool { return e.Status().LastError != nil })
-	for _, h := range []http.Handler{e.HealthHandler(), e.LeaderHandler(), e.LivenessHandler()} {
+	for _, h := range []http.Handler{e.Handlers().Status, e.Handlers().LeaderOnly, e.Handlers().Liveness} {
 		if _, body := get(t, h); strings.Contains(body, secret) {
 			t.Fatalf("token in output: %s", body)
 		}
 	}
-	if code, body := get(t, e.LivenessHandler()); code != 200 {
+	if code, body := get(t, e.Handlers().Liveness); code != 200 {
 		t.Fatalf("liveness %d during an outage: %s", code, body)
 	}
-	if _, body := get(t, e.HealthHandler()); !strings.Contains(body, `"last_error":`) {
+	if _, body := get(t, e.Handlers().Status); !strings.Contains(body, `"last_error":`) {
 		t.Fatalf("error not reported: %s", body)
 	}
 }

@@ -42,7 +42,7 @@ func (l *ledger) work(who string) leader.LeaderFunc {
 		<-ctx.Done()
 		l.mu.Lock()
 		delete(l.live, who)
-		l.terms = append(l.terms, record{who, term.Token, term.SessionID, term.Started, term.Ended(), term.Reason()})
+		l.terms = append(l.terms, record{who, term.Token(), term.Session(), term.Started(), term.Ended(), term.Reason()})
 		l.mu.Unlock()
 		return nil
 	}
@@ -148,3 +148,9 @@ func cfgFor(key, identity string) leader.Config {
 }
 
 func name(i int) string { return fmt.Sprintf("cand-%d", i) }
+
+// confirmed is the send time of term's newest confirmation: its deadline
+// less DemoteAfter (the tests' electors use the default).
+func confirmed(term *leader.Term) time.Time {
+	return term.Deadline().Add(-leader.DefaultDemoteAfter)
+}

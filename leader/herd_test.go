@@ -76,8 +76,8 @@ func TestHerdTakesFewAttempts(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // late attempts, if any, land
 		attempts := count.n.Load() - before
 		total += attempts
-		t.Logf("handoff %d: %v, %d acquire attempts", h, next.Term().Started.Sub(resigned), attempts)
-		if took := next.Term().Started.Sub(resigned); took >= next.Config().LockDelay {
+		t.Logf("handoff %d: %v, %d acquire attempts", h, next.Term().Started().Sub(resigned), attempts)
+		if took := next.Term().Started().Sub(resigned); took >= next.Config().LockDelay {
 			t.Errorf("handoff took %v", took)
 		}
 	}

@@ -1,6 +1,8 @@
 package leader
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"time"
@@ -17,15 +19,17 @@ type Holder struct {
 	PID      int               `json:"pid,omitempty"`
 	Started  time.Time         `json:"started"`
 	Metadata map[string]string `json:"metadata,omitempty"`
-	// Candidate is the holder elector's service ID in the catalog.
-	Candidate string `json:"candidate,omitempty"`
+	// ServiceID is the holder elector's service in the catalog (the one
+	// that carries its session's check).
+	ServiceID string `json:"candidate,omitempty"` // the JSON name is kept for mixed-version clusters
 
 	// Session is the Consul session holding the key (from Consul, not the
 	// value).
 	Session string `json:"-"`
-	// Token is the key's ModifyIndex as last read. For the term that
-	// wrote the value it is at least the term's fencing token.
-	Token uint64 `json:"-"`
+	// ModifyIndex is the key's ModifyIndex as last read (not the fencing
+	// token, which is the holder's Term.Token: the ModifyIndex right after
+	// its acquire; later writes to the key raise this one).
+	ModifyIndex uint64 `json:"-"`
 	// Foreign is true when the key is held by something other than a
 	// consulelect elector (api.Lock, `consul lock`, another tool): the value
 	// is not our JSON, so only Session is known.
@@ -38,7 +42,7 @@ func newHolderValue(cfg Config, serviceID string, started time.Time) []byte {
 	b, _ := json.Marshal(Holder{
 		ID: cfg.Identity, Hostname: host, Address: cfg.Address,
 		PID: os.Getpid(), Started: started.UTC().Round(time.Millisecond), Metadata: cfg.Metadata,
-		Candidate: serviceID,
+		ServiceID: serviceID,
 	})
 	return b
 }
@@ -51,7 +55,7 @@ func holderOf(pair *api.KVPair) (h Holder, ok bool) {
 	if err := json.Unmarshal(pair.Value, &h); err != nil || h.ID == "" || pair.Flags != api.LockFlagValue {
 		h = Holder{Foreign: true}
 	}
-	h.Session, h.Token = pair.Session, pair.ModifyIndex
+	h.Session, h.ModifyIndex = pair.Session, pair.ModifyIndex
 	return h, true
 }
 
@@ -60,6 +64,14 @@ func holderOf(pair *api.KVPair) (h Holder, ok bool) {
 func (e *Elector) ownHolder(session string, token uint64) Holder {
 	var h Holder
 	_ = json.Unmarshal(e.value, &h)
-	h.Session, h.Token = session, token
+	h.Session, h.ModifyIndex = session, token
 	return h
+}
+
+// newServiceID is a fresh ID for the service that carries a check:
+// prefix, a dash and 12 random hex digits.
+func newServiceID(prefix string) string {
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	return prefix + "-" + hex.EncodeToString(id[:])
 }

@@ -15,18 +15,17 @@ import (
 // sent at sent). It returns once the term is over: leader work has ended
 // and the key is released, or left to Consul when it could not be.
 func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, sent time.Time, r *retrier) time.Duration {
-	t := newTerm(context.WithoutCancel(ctx), e.clock, e.cfg.Key, e.cfg.Identity, session,
-		lock.ModifyIndex, lock.LockIndex, sent, e.cfg.DemoteAfter)
+	t := newTerm(context.WithoutCancel(ctx), e.clock, e.cfg.Key, session, lock.ModifyIndex, sent, e.cfg.DemoteAfter)
 	stopOnCancel := context.AfterFunc(ctx, func() { t.end(ErrStopped) })
 	defer stopOnCancel()
 	defer close(t.released)
 
 	own := e.ownHolder(session, lock.ModifyIndex) // a transaction's result carries no value
-	e.metrics.TermStarted(e.cfg.Key, t.Token)     // before IsLeader says so
+	e.metrics.termStarted(e.cfg.Key, t.token)     // before IsLeader says so
 	e.state.setHolder(&own)
 	e.state.setRole(RoleLeader, t, e.clock.Now())
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
-		"token", t.Token, "lock_index", t.LockIndex)
+		"token", t.token, "lock_index", lock.LockIndex)
 
 	w := e.startWork(t)
 	if e.group != nil {
@@ -41,11 +40,11 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 	}
 
 	reason := t.Reason()
-	e.metrics.TermEnded(e.cfg.Key, reason, t.Ended().Sub(t.Started))
+	e.metrics.termEnded(e.cfg.Key, reason, t.Ended().Sub(t.started))
 	e.state.setRole(RoleFollower, nil, t.Ended())
 	e.state.setHolder(nil) // unknown until the key is read again
 	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
-		"token", t.Token, "reason", reason, "held_for", t.Ended().Sub(t.Started))
+		"token", t.token, "reason", reason, "held_for", t.Ended().Sub(t.started))
 
 	if !e.awaitWork(ctx, t, session, w) {
 		// Leader work outlived the stop context: keep the key (no release),
@@ -170,7 +169,7 @@ func (e *Elector) watchLoss(ctx context.Context, t *Term, session string, index 
 // the term was confirmed.
 func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time, confirm bool) bool {
 	switch {
-	case !confirm && pair != nil && pair.ModifyIndex < t.Token:
+	case !confirm && pair != nil && pair.ModifyIndex < t.token:
 		// A default-consistency read from before our acquire (a deposed
 		// Consul leader's stale state): it proves nothing.
 	case pair == nil || pair.ModifyIndex == 0: // get-or-empty answers a missing key with an empty entry
@@ -182,7 +181,7 @@ func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.
 	case !confirm:
 	case t.confirm(sent, e.cfg.DemoteAfter):
 		e.state.setError(nil, time.Time{})
-		e.metrics.Confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
+		e.metrics.confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
 		if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
 			e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
 		}

@@ -24,7 +24,7 @@ func TestLossDetection(t *testing.T) {
 		inject func(t *testing.T, key string, term *leader.Term)
 	}{
 		{"session destroyed", leader.ErrSessionInvalidated, func(t *testing.T, key string, term *leader.Term) {
-			if _, err := client.Session().Destroy(term.SessionID, nil); err != nil {
+			if _, err := client.Session().Destroy(term.Session(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -34,7 +34,7 @@ func TestLossDetection(t *testing.T) {
 			}
 		}},
 		{"key released by operator", leader.ErrKeyReleased, func(t *testing.T, key string, term *leader.Term) {
-			if ok, _, err := client.KV().Release(&api.KVPair{Key: key, Session: term.SessionID}, nil); err != nil || !ok {
+			if ok, _, err := client.KV().Release(&api.KVPair{Key: key, Session: term.Session()}, nil); err != nil || !ok {
 				t.Fatalf("release: %v %v", ok, err)
 			}
 		}},
@@ -83,18 +83,18 @@ func TestLossDetection(t *testing.T) {
 			// Campaigns again with a fresh session and a higher token.
 			waitFor(t, 10*time.Second, "a new term", func() bool {
 				nt := e.Term()
-				return nt != nil && nt.SessionID != term.SessionID
+				return nt != nil && nt.Session() != term.Session()
 			})
-			if nt := e.Term(); nt.Token <= term.Token {
-				t.Errorf("new term token %d not above %d", nt.Token, term.Token)
+			if nt := e.Term(); nt.Token() <= term.Token() {
+				t.Errorf("new term token %d not above %d", nt.Token(), term.Token())
 			}
 			// No zombie: the old session is gone and holds nothing.
 			waitFor(t, 5*time.Second, "the old session to be destroyed", func() bool {
-				s, _, err := client.Session().Info(term.SessionID, nil)
+				s, _, err := client.Session().Info(term.Session(), nil)
 				return err == nil && s == nil
 			})
 			pair, _, err := client.KV().Get(key, nil)
-			if err != nil || pair == nil || pair.Session != e.Term().SessionID {
+			if err != nil || pair == nil || pair.Session != e.Term().Session() {
 				t.Errorf("key not held by the new session: %+v %v", pair, err)
 			}
 			led.checkNoOverlap(t)

@@ -54,6 +54,12 @@ func (r *recorder) Stragglers(_ string, names []string) {
 	r.stuck = append(r.stuck, names)
 }
 
+// metrics is the leader.Metrics that records into r.
+func (r *recorder) metrics() leader.Metrics {
+	return leader.Metrics{TermStarted: r.TermStarted, TermEnded: r.TermEnded, Confirmed: r.Confirmed,
+		ConsulError: r.ConsulError, Stragglers: r.Stragglers}
+}
+
 func (r *recorder) read(f func(*recorder) bool) func() bool {
 	return func() bool {
 		r.mu.Lock()
@@ -69,23 +75,23 @@ func TestMetrics(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{})
 	client := srv.Client(t)
 	rec := &recorder{}
-	e := startElector(t, client, cfgFor("svc/metrics", "measured"), leader.WithMetrics(rec))
+	e := startElector(t, client, cfgFor("svc/metrics", "measured"), leader.WithMetrics(rec.metrics()))
 	waitFor(t, 10*time.Second, "e to lead", e.IsLeader)
 	term := e.Term()
 	cfg := e.Config()
 	waitFor(t, 5*time.Second, "two confirmations", rec.read(func(r *recorder) bool { return len(r.rtts) >= 2 }))
-	if _, err := client.Session().Destroy(term.SessionID, nil); err != nil {
+	if _, err := client.Session().Destroy(term.Session(), nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "the term's end", rec.read(func(r *recorder) bool { return len(r.ended) == 1 }))
 	waitFor(t, 10*time.Second, "a second term", rec.read(func(r *recorder) bool { return len(r.started) == 2 }))
 
 	rec.mu.Lock()
-	if rec.started[0] != term.Token || rec.started[1] <= term.Token {
-		t.Errorf("TermStarted tokens %v, want %d then a higher one", rec.started, term.Token)
+	if rec.started[0] != term.Token() || rec.started[1] <= term.Token() {
+		t.Errorf("TermStarted tokens %v, want %d then a higher one", rec.started, term.Token())
 	}
-	if !errors.Is(rec.ended[0], leader.ErrSessionInvalidated) || rec.held[0] != term.Ended().Sub(term.Started) {
-		t.Errorf("TermEnded(%v, %v), want ErrSessionInvalidated after %v", rec.ended[0], rec.held[0], term.Ended().Sub(term.Started))
+	if !errors.Is(rec.ended[0], leader.ErrSessionInvalidated) || rec.held[0] != term.Ended().Sub(term.Started()) {
+		t.Errorf("TermEnded(%v, %v), want ErrSessionInvalidated after %v", rec.ended[0], rec.held[0], term.Ended().Sub(term.Started()))
 	}
 	for _, rtt := range rec.rtts {
 		if rtt <= 0 || rtt > cfg.ConfirmInterval+cfg.ConfirmInterval/16+time.Second {
@@ -99,7 +105,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign := &recorder{}
-	startElector(t, client, cfgFor("svc/metrics-foreign", "refused"), leader.WithMetrics(foreign))
+	startElector(t, client, cfgFor("svc/metrics-foreign", "refused"), leader.WithMetrics(foreign.metrics()))
 	waitFor(t, 5*time.Second, "a permanent error", foreign.read(func(r *recorder) bool {
 		return len(r.errs) > 0 && r.permanent[0] && errors.Is(r.errs[0], leader.ErrForeignKey)
 	}))

@@ -40,7 +40,7 @@ func TestObserveAndLookup(t *testing.T) {
 	if h.ID != "e1" || h.Address != "10.0.0.1:8080" || h.Metadata["version"] != "1.2.3" || h.PID == 0 || h.Foreign {
 		t.Fatalf("observed %+v", h)
 	}
-	if got, err := leader.Lookup(ctx, client, key); err != nil || got == nil || got.ID != "e1" || got.Session != e1.Term().SessionID {
+	if got, err := leader.Lookup(ctx, client, key); err != nil || got == nil || got.ID != "e1" || got.Session != e1.Term().Session() {
 		t.Fatalf("Lookup: %+v %v", got, err)
 	}
 	if err := e1.Resign(ctx); err != nil {

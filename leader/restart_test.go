@@ -39,7 +39,7 @@ func recoverAfterRestart(t *testing.T, agent *consultest.Agent, es []*leader.Ele
 				all = false
 				continue
 			}
-			if term.Started.After(back) {
+			if term.Started().After(back) {
 				granted[term] = true
 			}
 		}
@@ -58,7 +58,7 @@ func recoverAfterRestart(t *testing.T, agent *consultest.Agent, es []*leader.Ele
 	}
 	for term := range granted {
 		if term.Context().Err() != nil {
-			t.Errorf("a term granted %v after the agent returned was lost: %v", term.Started.Sub(back), term.Reason())
+			t.Errorf("a term granted %v after the agent returned was lost: %v", term.Started().Sub(back), term.Reason())
 		}
 	}
 	if lastGap.IsZero() {

@@ -31,10 +31,10 @@ func IsPermanent(err error) bool {
 	return false
 }
 
-// DefaultBackoff is the backoff for transient errors: exponential from
+// defaultBackoff is the backoff for transient errors: exponential from
 // 100ms to 2s with ±50% jitter and no overall limit (backoff/v4's default
 // MaxElapsedTime of 15 minutes would end a campaign).
-func DefaultBackoff() backoff.BackOff {
+func defaultBackoff() backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 100 * time.Millisecond
 	b.MaxInterval = 2 * time.Second

@@ -28,15 +28,6 @@ func (r Role) String() string {
 	}
 }
 
-// TermInfo is a snapshot of a term for Status.
-type TermInfo struct {
-	SessionID string
-	Token     uint64
-	Started   time.Time
-	Confirmed time.Time
-	Deadline  time.Time
-}
-
 // Status is a snapshot of an elector's state.
 type Status struct {
 	Role     Role
@@ -45,8 +36,8 @@ type Status struct {
 	// Leader is the current holder of the key as last seen, nil if none
 	// (or not yet known).
 	Leader *Holder
-	// Term is the current term while Role is RoleLeader.
-	Term *TermInfo
+	// Term is the active term while Role is RoleLeader, else nil.
+	Term *Term
 	// Since is when the elector entered Role.
 	Since time.Time
 	// LastError is the latest error talking to Consul, nil after the next
@@ -82,8 +73,7 @@ func (s *state) snapshot() Status {
 			// and IsLeader always agree.
 			st.Role, st.Since = RoleFollower, ended
 		} else {
-			st.Term = &TermInfo{SessionID: t.SessionID, Token: t.Token,
-				Started: t.Started, Confirmed: t.Confirmed(), Deadline: t.Deadline()}
+			st.Term = t
 		}
 	}
 	if st.Leader != nil {
@@ -121,7 +111,7 @@ func (s *state) setHolder(h *Holder) {
 	old := s.status.Leader
 	if (old == nil) == (h == nil) && (old == nil || (old.Session == h.Session && old.ID == h.ID)) {
 		if h != nil {
-			s.status.Leader.Token = h.Token
+			s.status.Leader.ModifyIndex = h.ModifyIndex
 		}
 		return
 	}

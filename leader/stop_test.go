@@ -38,7 +38,7 @@ func TestStopWaitsForWorkThenReleases(t *testing.T) {
 	}
 	waitFor(t, e2.Config().LockDelay, "e2 to lead", e2.IsLeader)
 	ended := *workEnded.Load()
-	if gap := e2.Term().Started.Sub(ended); gap < 0 || gap >= e2.Config().LockDelay {
+	if gap := e2.Term().Started().Sub(ended); gap < 0 || gap >= e2.Config().LockDelay {
 		t.Fatalf("successor started %v after the old leader work ended; want in [0, LockDelay)", gap)
 	} else {
 		t.Logf("successor started %v after the old leader work returned", gap)
@@ -77,7 +77,7 @@ func TestStopDoesNotReleaseUnderRunningWork(t *testing.T) {
 	waitFor(t, lockDelay+5*time.Second, "e2 to lead", e2.IsLeader)
 	// The session was destroyed just before Stop returned; Consul holds the
 	// key back for LockDelay from then (some ms of slack for the order).
-	if wait := e2.Term().Started.Sub(stopped); wait < lockDelay-100*time.Millisecond {
+	if wait := e2.Term().Started().Sub(stopped); wait < lockDelay-100*time.Millisecond {
 		t.Fatalf("successor led %v after Stop; the key was released under running work", wait)
 	}
 }
@@ -136,7 +136,7 @@ func TestResignAndFailingWork(t *testing.T) {
 		t.Errorf("reason %v, want ErrResigned", old.Reason())
 	}
 	waitFor(t, e1.Config().ResignPause, "e2 to lead", e2.IsLeader)
-	t.Logf("handoff on resign: %v", e2.Term().Started.Sub(resigned))
+	t.Logf("handoff on resign: %v", e2.Term().Started().Sub(resigned))
 	waitFor(t, e1.Config().ResignPause+2*time.Second, "e1 to follow again", func() bool {
 		st := e1.Status()
 		return st.Role == leader.RoleFollower && st.Leader != nil && st.Leader.ID == "e2"

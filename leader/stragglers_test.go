@@ -32,11 +32,11 @@ func TestStragglersFailLivenessAndKeepTheKey(t *testing.T) {
 	rec := &recorder{}
 	cfg := cfgFor(key, "stuck")
 	cfg.StopTimeout = 500 * time.Millisecond
-	e1 := startElector(t, client, cfg, leader.WithLeaderFunc(stubborn), leader.WithMetrics(rec))
+	e1 := startElector(t, client, cfg, leader.WithLeaderFunc(stubborn), leader.WithMetrics(rec.metrics()))
 	waitFor(t, 10*time.Second, "e1 to lead", e1.IsLeader)
 	e2 := startElector(t, client, cfgFor(key, "successor"))
 	waitFor(t, 5*time.Second, "e2 to follow", func() bool { return e2.Status().Leader != nil })
-	if code, _ := get(t, e1.LivenessHandler()); code != 200 {
+	if code, _ := get(t, e1.Handlers().Liveness); code != 200 {
 		t.Fatalf("liveness of a healthy leader: %d", code)
 	}
 
@@ -44,7 +44,7 @@ func TestStragglersFailLivenessAndKeepTheKey(t *testing.T) {
 	go func() { _ = e1.Resign(context.Background()) }() // returns once the key is released
 	waitFor(t, 5*time.Second, "the term to end", func() bool { return term.Context().Err() != nil })
 	waitFor(t, cfg.StopTimeout+2*time.Second, "liveness to fail", func() bool {
-		code, _ := get(t, e1.LivenessHandler())
+		code, _ := get(t, e1.Handlers().Liveness)
 		return code == 503
 	})
 	unhealthyAfter := time.Since(term.Ended())
@@ -55,7 +55,7 @@ func TestStragglersFailLivenessAndKeepTheKey(t *testing.T) {
 	if st := e1.Status(); !slices.Equal(st.Stragglers, []string{"leader work"}) || st.Role == leader.RoleLeader {
 		t.Errorf("status: role %v, stragglers %v; want follower with [leader work]", st.Role, st.Stragglers)
 	}
-	if code, body := get(t, e1.HealthHandler()); code != 200 || !strings.Contains(body, `"stragglers":["leader work"]`) {
+	if code, body := get(t, e1.Handlers().Status); code != 200 || !strings.Contains(body, `"stragglers":["leader work"]`) {
 		t.Errorf("status JSON %d %s lacks the straggler", code, body)
 	}
 	waitFor(t, time.Second, "metrics to name the straggler", rec.read(func(r *recorder) bool {
@@ -63,7 +63,7 @@ func TestStragglersFailLivenessAndKeepTheKey(t *testing.T) {
 	}))
 	// The key stays held by e1's session, whose check still passes.
 	h, err := leader.Lookup(context.Background(), client, key)
-	if err != nil || h == nil || h.ID != "stuck" || h.Session != term.SessionID {
+	if err != nil || h == nil || h.ID != "stuck" || h.Session != term.Session() {
 		t.Fatalf("holder while the work is stuck: %+v, %v; want e1's session", h, err)
 	}
 	if e2.IsLeader() {
@@ -74,11 +74,11 @@ func TestStragglersFailLivenessAndKeepTheKey(t *testing.T) {
 	released = true
 	returned := time.Now()
 	waitFor(t, 5*time.Second, "e2 to lead", e2.IsLeader)
-	t.Logf("successor led %v after the stuck work returned", e2.Term().Started.Sub(returned))
-	if got := e2.Term().Started.Sub(returned); got > e2.Config().LockDelay/2 {
+	t.Logf("successor led %v after the stuck work returned", e2.Term().Started().Sub(returned))
+	if got := e2.Term().Started().Sub(returned); got > e2.Config().LockDelay/2 {
 		t.Errorf("successor led %v after the work returned: the key was not released", got)
 	}
-	if code, _ := get(t, e1.LivenessHandler()); code != 200 {
+	if code, _ := get(t, e1.Handlers().Liveness); code != 200 {
 		t.Errorf("liveness after the work returned: %d", code)
 	}
 	if st := e1.Status(); len(st.Stragglers) != 0 {
@@ -114,8 +114,8 @@ func TestExitOnStragglers(t *testing.T) {
 		t.Errorf("exit code %d, want 1", code)
 	}
 	waitFor(t, e.Config().LockDelay+5*time.Second, "the successor to lead", e.IsLeader)
-	t.Logf("resign→exit %v, exit→successor %v", exited.Sub(resigned), e.Term().Started.Sub(exited))
-	if wait := e.Term().Started.Sub(exited); wait < e.Config().LockDelay-200*time.Millisecond {
+	t.Logf("resign→exit %v, exit→successor %v", exited.Sub(resigned), e.Term().Started().Sub(exited))
+	if wait := e.Term().Started().Sub(exited); wait < e.Config().LockDelay-200*time.Millisecond {
 		t.Errorf("successor led %v after the exit: Consul's lock-delay was not in force", wait)
 	}
 	if exited.Sub(resigned) < 500*time.Millisecond {

@@ -6,26 +6,16 @@ import (
 	"time"
 )
 
-// A Term is one stretch of leadership. Its Context is cancelled the moment
-// leadership is lost or given up, with the reason as the context's cause.
-// A Term is safe for use from any goroutine.
+// A Term is one stretch of leadership: a read-only handle whose Context is
+// cancelled the moment leadership is lost or given up, with the reason as
+// the context's cause. A Term is safe for use from any goroutine. Only an
+// Elector makes Terms; a zero Term (for tests of code that receives one)
+// has empty values and a nil Context.
 type Term struct {
-	// Key is the Consul key held.
-	Key string
-	// Identity is this elector's identity.
-	Identity string
-	// SessionID is the Consul session that holds the key.
-	SessionID string
-	// Token is the fencing token: the key's ModifyIndex right after the
-	// acquire. It strictly increases across successive terms on a key, even
-	// across key deletion (unlike the key's LockIndex). Pass it to the
-	// systems leader work writes to, so that they can reject a stale leader.
-	Token uint64
-	// LockIndex is Consul's lock index after the acquire (informative only:
-	// it is not monotonic).
-	LockIndex uint64
-	// Started is when the acquire was confirmed.
-	Started time.Time
+	key     string
+	session string
+	token   uint64
+	started time.Time
 
 	ctx      context.Context
 	cancel   context.CancelCauseFunc
@@ -42,11 +32,11 @@ type Term struct {
 	refined   chan struct{} // closed once reason is final; nil unless endLost
 }
 
-func newTerm(parent context.Context, c clock, key, identity, session string, token, lockIndex uint64, sent time.Time, demoteAfter time.Duration) *Term {
+func newTerm(parent context.Context, c clock, key, session string, token uint64, sent time.Time, demoteAfter time.Duration) *Term {
 	ctx, cancel := context.WithCancelCause(parent)
 	t := &Term{
-		Key: key, Identity: identity, SessionID: session, Token: token, LockIndex: lockIndex,
-		Started: c.Now(), ctx: ctx, cancel: cancel, clock: c, released: make(chan struct{}),
+		key: key, session: session, token: token,
+		started: c.Now(), ctx: ctx, cancel: cancel, clock: c, released: make(chan struct{}),
 	}
 	t.ctx = context.WithValue(ctx, termKey{}, t)
 	t.mu.Lock()
@@ -65,11 +55,31 @@ func TermFromContext(ctx context.Context) *Term {
 	return t
 }
 
+// Key is the Consul key held.
+func (t *Term) Key() string { return t.key }
+
+// Session is the ID of the Consul session that holds the key.
+func (t *Term) Session() string { return t.session }
+
+// Token is the fencing token: the key's ModifyIndex right after the
+// acquire. It strictly increases across successive terms on a key, even
+// across key deletion (unlike the key's LockIndex). Pass it to the systems
+// leader work writes to, so that they can reject a stale leader.
+func (t *Term) Token() uint64 { return t.token }
+
+// Started is when the acquire was confirmed.
+func (t *Term) Started() time.Time { return t.started }
+
 // Context is cancelled when the term ends; context.Cause gives the reason.
 func (t *Term) Context() context.Context { return t.ctx }
 
 // Done is closed when the term ends.
-func (t *Term) Done() <-chan struct{} { return t.ctx.Done() }
+func (t *Term) Done() <-chan struct{} {
+	if t.ctx == nil {
+		return nil
+	}
+	return t.ctx.Done()
+}
 
 // Reason is nil while the term lasts, then why it ended (one of the
 // leader package's Err* reasons, possibly wrapped). A term whose lock was
@@ -100,14 +110,6 @@ func (t *Term) Deadline() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.deadline
-}
-
-// Confirmed is the send time of the latest request whose answer confirmed
-// that this term's session still held the key.
-func (t *Term) Confirmed() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.confirmed
 }
 
 // Ended is when the term's context was cancelled (zero while it lasts).

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
+
+	"github.com/consulelect/consulelect/internal/safe"
 )
 
 // LeaderFunc is the owner's leader work for one term. The elector calls it
@@ -50,22 +51,22 @@ func (e *Elector) startWork(t *Term) *work {
 		switch {
 		case err == nil:
 		case t.Context().Err() == nil:
-			e.log.Error("leader work failed; resigning", "token", t.Token, "error", err)
+			e.log.Error("leader work failed; resigning", "token", t.token, "error", err)
 			t.end(fmt.Errorf("%w: %w", ErrLeaderWorkFailed, err))
 		default:
-			e.log.Warn("leader work ended with an error", "token", t.Token, "error", err)
+			e.log.Warn("leader work ended with an error", "token", t.token, "error", err)
 		}
 	}()
 	return w
 }
 
-func (e *Elector) callLeaderFunc(t *Term) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
-		}
-	}()
-	return e.leaderFunc(t.Context(), t)
+func (e *Elector) callLeaderFunc(t *Term) error {
+	err := safe.Call(func() error { return e.leaderFunc(t.Context(), t) })
+	var p *safe.Panic
+	if errors.As(err, &p) {
+		return fmt.Errorf("%w\n%s", p, p.Stack)
+	}
+	return err
 }
 
 // awaitWork waits until the term's leader work has returned, and with it
@@ -117,7 +118,7 @@ func (e *Elector) awaitWork(ctx context.Context, t *Term, session string, w *wor
 		case <-cleanup:
 			// Stopping, and the work still runs: name it until it returns.
 			e.state.setStragglers(names)
-			e.metrics.Stragglers(e.cfg.Key, names)
+			e.metrics.stragglers(e.cfg.Key, names)
 			abandoned := make(chan struct{})
 			e.setAbandoned(abandoned)
 			go e.clearWhenDone(w, done, returned, abandoned)
@@ -141,7 +142,7 @@ func (e *Elector) clearWhenDone(w *work, done <-chan struct{}, returned bool, ab
 
 func (e *Elector) clearStragglers() {
 	e.state.setStragglers(nil)
-	e.metrics.Stragglers(e.cfg.Key, nil)
+	e.metrics.stragglers(e.cfg.Key, nil)
 }
 
 // declareStragglers reports leader work that outlived its term: in
@@ -149,7 +150,7 @@ func (e *Elector) clearStragglers() {
 // ExitOnStragglers it ends the process.
 func (e *Elector) declareStragglers(names []string, session string) {
 	e.state.setStragglers(names)
-	e.metrics.Stragglers(e.cfg.Key, names)
+	e.metrics.stragglers(e.cfg.Key, names)
 	e.log.Error("leader work still running after its term ended; keeping the key until it returns",
 		"stragglers", names, "session", session)
 	if !e.cfg.ExitOnStragglers {

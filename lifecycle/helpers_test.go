@@ -1,15 +1,14 @@
 package lifecycle_test
 
 import (
-	"bytes"
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/hashicorp/go-hclog"
+
+	"github.com/consulelect/consulelect/internal/testkit"
 
 	"github.com/consulelect/consulelect/lifecycle"
 )
@@ -89,21 +88,6 @@ func (b countingBackOff) NextBackOff() time.Duration {
 
 func (b countingBackOff) Reset() {}
 
-// eventually waits until cond holds (polling), or fails the test.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(5 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // runAsync runs s.Run(ctx) in a goroutine; the returned func waits for it.
 func runAsync(ctx context.Context, s *lifecycle.Supervisor) func() error {
 	done := make(chan error, 1)
@@ -111,27 +95,17 @@ func runAsync(ctx context.Context, s *lifecycle.Supervisor) func() error {
 	return func() error { return <-done }
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (logs).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// Helpers shared with other packages' tests.
+var (
+	testLogger = testkit.JSONLogger
+	isClosed   = testkit.IsClosed
+	waitDone   = testkit.WaitClosed
+)
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func testLogger() (hclog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	return hclog.New(&hclog.LoggerOptions{Output: buf, JSONFormat: true, Level: hclog.Debug}), buf
+// eventually waits until cond holds, or fails the test.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testkit.Eventually(t, what, cond)
 }
 
 func newSupervisor(t *testing.T, ws []lifecycle.Worker, opts ...lifecycle.Option) *lifecycle.Supervisor {

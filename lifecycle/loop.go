@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/consulelect/consulelect/internal/safe"
 )
 
 // loop runs w for one Run: it takes w's slot, runs w, restarts it after
@@ -50,14 +51,14 @@ func (s *Supervisor) loop(ctx context.Context, w Worker, inst *instance) error {
 
 // call runs w, turning a panic into an error wrapping ErrPanic, logged
 // with its stack.
-func (s *Supervisor) call(ctx context.Context, w Worker, name string) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("worker panicked", "worker", name, "panic", p, "stack", string(debug.Stack()))
-			err = fmt.Errorf("%w: %v", ErrPanic, p)
-		}
-	}()
-	return w.Run(ctx)
+func (s *Supervisor) call(ctx context.Context, w Worker, name string) error {
+	err := safe.Call(func() error { return w.Run(ctx) })
+	var p *safe.Panic
+	if !errors.As(err, &p) {
+		return err
+	}
+	s.log.Error("worker panicked", "worker", name, "panic", p.Value, "stack", string(p.Stack))
+	return fmt.Errorf("%w: %v", ErrPanic, p.Value)
 }
 
 // sleep waits for d; it reports false if ctx ended first.

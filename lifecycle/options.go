@@ -43,11 +43,11 @@ func (p Policy) String() string {
 	}
 }
 
-// DefaultBackoff is the restart backoff: exponential from 100ms to 10s with
+// defaultBackoff is the restart backoff: exponential from 100ms to 10s with
 // ±50% jitter (so that workers failing together do not retry in step) and
 // no overall limit (backoff/v4's default MaxElapsedTime of 15 minutes would
 // give a worker up). It starts over after a run that lasted a minute.
-func DefaultBackoff() backoff.BackOff {
+func defaultBackoff() backoff.BackOff {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 100 * time.Millisecond
 	b.MaxInterval = 10 * time.Second
@@ -69,7 +69,7 @@ func WithPolicy(p Policy) Option { return func(s *Supervisor) { s.policy = p } }
 func WithGrace(d time.Duration) Option { return func(s *Supervisor) { s.grace = d } }
 
 // WithBackoff sets the factory of restart backoffs, called once per worker
-// per Run (default DefaultBackoff). A backoff that returns backoff.Stop
+// per Run (default: exponential from 100ms to 10s with ±50% jitter, no overall limit, starting over after a run of a minute). A backoff that returns backoff.Stop
 // fails the worker as under ResignOnError.
 func WithBackoff(f func() backoff.BackOff) Option { return func(s *Supervisor) { s.newBackoff = f } }
 

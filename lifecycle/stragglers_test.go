@@ -42,26 +42,6 @@ func checkStragglers(t *testing.T, err error, names ...string) stragglers {
 	return left
 }
 
-// isClosed reports whether c is closed now.
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
-}
-
-// waitDone waits for c to be closed, or fails the test.
-func waitDone(t *testing.T, what string, c <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-c:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
 func TestRunStragglers(t *testing.T) {
 	slow, fine := newStuck("slow"), newBlocker("fine")
 	log, logs := testLogger()

@@ -43,7 +43,7 @@ func NewSupervisor(workers []Worker, opts ...Option) (*Supervisor, error) {
 	}
 	s := &Supervisor{
 		workers: append([]Worker(nil), workers...), policy: RestartOnError, grace: DefaultGrace,
-		newBackoff: DefaultBackoff, log: hclog.NewNullLogger(), slots: make(map[string]*instance),
+		newBackoff: defaultBackoff, log: hclog.NewNullLogger(), slots: make(map[string]*instance),
 	}
 	for _, o := range opts {
 		o(s)

@@ -29,7 +29,7 @@ func benchCrashOurs(cfg *api.Config, profile string, n int) (sample, error) {
 		t0 := victim.kill()
 		err = waitUntil(60*time.Second, e.IsLeader)
 		if err == nil {
-			s = append(s, e.Term().Started.Sub(t0))
+			s = append(s, e.Term().Started().Sub(t0))
 		}
 		stop()
 		if err != nil {

@@ -37,7 +37,7 @@ func benchHandoff(cfg *api.Config, n int) (ourS, theirS sample, err error) {
 		if err := waitUntil(5*time.Second, next.IsLeader); err != nil {
 			return nil, nil, fmt.Errorf("ours handoff %d: %w", i, err)
 		}
-		ourS = append(ourS, next.Term().Started.Sub(t0))
+		ourS = append(ourS, next.Term().Started().Sub(t0))
 	}
 
 	holder := lockAsync(client, "bench/handoff-apilock")

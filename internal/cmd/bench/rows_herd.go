@@ -64,7 +64,7 @@ func benchHerdOurs(cfg *api.Config, n, handoffs int) (herdResult, error) {
 		}); err != nil {
 			return r, err
 		}
-		r.latency = append(r.latency, next.Term().Started.Sub(t0))
+		r.latency = append(r.latency, next.Term().Started().Sub(t0))
 		time.Sleep(100 * time.Millisecond) // let the losers' attempts land
 		total += c.acquires.Load() - before
 	}

@@ -25,8 +25,8 @@ func benchLoss(cfg *api.Config, n int) (ourS, theirS sample, err error) {
 		// The holder's session as an operator finds it, read the same way
 		// as for api.Lock below (which also leaves both with a warm
 		// connection for the destroy).
-		info, _, err := client.KV().Get(term.Key, nil)
-		if err != nil || info == nil || info.Session != term.SessionID {
+		info, _, err := client.KV().Get(term.Key(), nil)
+		if err != nil || info == nil || info.Session != term.Session() {
 			stop()
 			return nil, nil, fmt.Errorf("our key: %+v, %v", info, err)
 		}

@@ -40,7 +40,7 @@ func benchPartitionOurs(tb consultestTB, srv, agent *consultest.Agent, n int) ([
 		var tr partitionTrial
 		if err == nil {
 			<-term.Done()
-			tr = partitionTrial{oldStop: term.Ended().Sub(t0), newStart: other.Term().Started.Sub(t0)}
+			tr = partitionTrial{oldStop: term.Ended().Sub(t0), newStart: other.Term().Started().Sub(t0)}
 		}
 		agent.Resume(tb)
 		agent.WaitReady(tb)

@@ -53,15 +53,15 @@ func (f *fencer) run(ctx context.Context, term *leader.Term) {
 // write makes one fenced write and logs its outcome.
 func (f *fencer) write(ctx context.Context, term *leader.Term) {
 	f.seq++
-	token := []byte(strconv.FormatUint(term.Token, 10))
+	token := []byte(strconv.FormatUint(term.Token(), 10))
 	ops := api.TxnOps{
-		{KV: &api.KVTxnOp{Verb: api.KVCheckSession, Key: f.key, Session: term.SessionID}},
+		{KV: &api.KVTxnOp{Verb: api.KVCheckSession, Key: f.key, Session: term.Session()}},
 		{KV: &api.KVTxnOp{Verb: api.KVSet, Key: f.key + "-fenced", Value: token}},
 		{KV: &api.KVTxnOp{Verb: api.KVSet, Key: auditKey(f.key, f.id, f.pid, f.seq), Value: token}},
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.timeout)
 	defer cancel()
-	ev := event{Ev: "write", Token: term.Token, Session: term.SessionID, Seq: f.seq, Mono: mono()}
+	ev := event{Ev: "write", Token: term.Token(), Session: term.Session(), Seq: f.seq, Mono: mono()}
 	ok, resp, _, err := f.client.Txn().Txn(ops, (&api.QueryOptions{}).WithContext(wctx))
 	ev.Done = mono()
 	ev.OK = &ok

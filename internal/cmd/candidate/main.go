@@ -83,8 +83,8 @@ func run(cfg leader.Config, o options) error {
 	log := hclog.New(&hclog.LoggerOptions{Name: cfg.Identity, Output: os.Stderr, Level: hclog.Debug})
 	e, err := leader.New(client, cfg, leader.WithLogger(log), leader.WithLeaderFunc(
 		func(ctx context.Context, term *leader.Term) error {
-			led.add(event{Ev: "start", Mono: mono(), Token: term.Token, Session: term.SessionID})
-			fmt.Printf("elected %d %s\n", term.Token, term.SessionID)
+			led.add(event{Ev: "start", Mono: mono(), Token: term.Token(), Session: term.Session()})
+			fmt.Printf("elected %d %s\n", term.Token(), term.Session())
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
@@ -93,11 +93,11 @@ func run(cfg leader.Config, o options) error {
 			}()
 			<-ctx.Done()
 			if o.stuck {
-				fmt.Printf("stuck %d\n", term.Token)
+				fmt.Printf("stuck %d\n", term.Token())
 				select {} // ignores its context: a straggler
 			}
-			led.add(event{Ev: "end", Mono: mono(), Token: term.Token, Session: term.SessionID, Reason: fmt.Sprint(term.Reason())})
-			fmt.Printf("demoted %d %v\n", term.Token, term.Reason())
+			led.add(event{Ev: "end", Mono: mono(), Token: term.Token(), Session: term.Session(), Reason: fmt.Sprint(term.Reason())})
+			fmt.Printf("demoted %d %v\n", term.Token(), term.Reason())
 			wg.Wait()
 			return nil
 		}))

@@ -159,8 +159,9 @@ const readingNotes = `
   holder is never told while its agent is frozen: it keeps "leading" next
   to the new holder until the agent comes back.
 - **Idle cost: where we are worse, and why.** A consulelect leader sends
-  one consistent blocking query per ConfirmInterval (500ms) to the servers,
-  about 120 a minute, where an api.Lock leader renews its session every
+  one consistent read per ConfirmInterval (500ms) to the servers (and
+  keeps one blocking query parked to see a loss at once), about 120 a
+  minute, where an api.Lock leader renews its session every
   7.5s. That is the price of the demote deadline: a leader that must stop
   before anyone else can start needs a fresh confirmation at least every
   DemoteAfter − ConfirmInterval, and api.Lock, which never demotes itself,
@@ -177,5 +178,8 @@ const readingNotes = `
   still free k × 5ms later.
 - **Scale** runs consulelect's electors in one leader.Group, which confirms
   up to 64 terms per consistent read transaction; api.Lock runs one session
-  renewal and one monitoring query per lock.
+  renewal and one monitoring query per lock. Its CPU is mostly the decoding
+  of those transactions' answers (every key's value comes back), plus,
+  since each batch got a schedule of its own, the Go scheduler's and
+  garbage collector's share of 16 independent loops.
 `

@@ -55,17 +55,22 @@ func TestConfirmerPacing(t *testing.T) {
 		name     string
 		rtt      time.Duration
 		maxReads int // over run
+		align    bool
 	}{
-		{"fast", 5 * time.Millisecond, int(run/interval) + 1},
-		{"slower than gap", 80 * time.Millisecond, int(run/interval) + 3},
-		{"slow", 450 * time.Millisecond, int(run/interval) + maxInflight}, // extras only until the first answer
-		{"hung", 0, int(run/gap) + 1},
+		{"fast", 5 * time.Millisecond, int(run/interval) + 1, false},
+		{"slower than gap", 80 * time.Millisecond, int(run/interval) + 3, false},
+		{"slow", 450 * time.Millisecond, int(run/interval) + maxInflight, false}, // extras only until the first answer
+		{"hung", 0, int(run/gap) + 1, false},
+		{"aligned, as in a Group", 5 * time.Millisecond, int(run/interval) + 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeReads{rtt: tt.rtt}
 			c := &confirmer{interval: interval, gap: gap, clock: realClock{},
 				timeout: func() time.Duration { return 2 * time.Second }, read: f.read}
+			if tt.align {
+				c.align = time.Now().Add(-interval / 3) // another phase than the start's
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), run)
 			defer cancel()
 			c.run(ctx)

@@ -50,6 +50,7 @@ type Group struct {
 	cfg    Config // only the shared fields are used
 	log    hclog.Logger
 	clock  clock
+	epoch  time.Time // the batches' common phase (see confirmer.align)
 	hb     *heartbeat
 
 	mu       sync.Mutex
@@ -87,7 +88,7 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	if err := cfg.validateShared(); err != nil {
 		return nil, fmt.Errorf("%w (GroupConfig)", err)
 	}
-	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{},
+	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{}, epoch: time.Now(),
 		electors: map[*Elector]struct{}{}, byTerm: map[*Term]*batch{}}
 	if g.log == nil {
 		g.log = hclog.NewNullLogger()
@@ -253,7 +254,7 @@ func (g *Group) unwatch(t *Term) {
 // of its own (see confirmer).
 func (g *Group) runBatch(ctx context.Context, b *batch) {
 	w := g.cfg.ConfirmInterval
-	c := &confirmer{interval: w, gap: w / 10, clock: g.clock,
+	c := &confirmer{interval: w, gap: w / 10, clock: g.clock, align: g.epoch,
 		timeout: func() time.Duration { return g.batchTimeout(b) },
 		read:    func(rctx context.Context, sent time.Time) error { return g.confirm(rctx, ctx, b, sent) }}
 	c.run(ctx)

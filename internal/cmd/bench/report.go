@@ -179,7 +179,5 @@ const readingNotes = `
 - **Scale** runs consulelect's electors in one leader.Group, which confirms
   up to 64 terms per consistent read transaction; api.Lock runs one session
   renewal and one monitoring query per lock. Its CPU is mostly the decoding
-  of those transactions' answers (every key's value comes back), plus,
-  since each batch got a schedule of its own, the Go scheduler's and
-  garbage collector's share of 16 independent loops.
+  of those transactions' answers (every key's value comes back).
 `

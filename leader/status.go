@@ -17,6 +17,7 @@ const (
 	RoleLeader
 )
 
+// String names the role: "stopped", "follower" or "leader".
 func (r Role) String() string {
 	switch r {
 	case RoleFollower:

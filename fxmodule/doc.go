@@ -15,6 +15,9 @@
 // on its own key with its own hooks and workers: Election(name) takes the
 // Config named name and the hooks and workers given with that name, and
 // provides the elector and handlers named name; Module is Election("").
+// Names are letters, digits, '_', '.' and '-'; a Hook or Worker that names
+// an election the app does not have fails the app at construction, and the
+// election's logs carry its name (key "election").
 //
 // OnStart only schedules the campaign: the app starts even while Consul is
 // down, and Status reports it. OnStop gives leadership up in order: the

@@ -55,15 +55,27 @@ var Module = Election("")
 //     name), ...), and provides *leader.Elector and leader.Handlers named
 //     name (`name:"<name>"` in a parameter's tag).
 func Election(name string) fx.Option {
+	if err := checkName(name); err != nil {
+		return fx.Error(err)
+	}
 	named := ""
 	if name != "" {
 		named = `name:"` + name + `"`
 	}
+	build := func(lc fx.Lifecycle, sd fx.Shutdowner, client *api.Client, c Config, log hclog.Logger,
+		metrics leader.Metrics, hookList []hooks.Hook, workers []lifecycle.Worker) (*leader.Elector, leader.Handlers, error) {
+		if log != nil && name != "" {
+			log = log.With("election", name)
+		}
+		return newElection(lc, sd, client, c, log, metrics, hookList, workers)
+	}
 	return fx.Module("consulelect"+suffix(name),
-		fx.Provide(fx.Annotate(newElection,
+		fx.Provide(fx.Annotate(build,
 			fx.ParamTags(``, ``, ``, named, `optional:"true"`, `optional:"true"`,
 				`group:"`+hookGroup(name)+`"`, `group:"`+workerGroup(name)+`"`),
 			fx.ResultTags(named, named))),
+		fx.Provide(fx.Annotate(func() string { return name }, fx.ResultTags(`group:"`+electionsGroup+`"`))),
+		fx.Invoke(fx.Annotate(checkElections, fx.ParamTags(`group:"`+electionsGroup+`"`, `group:"`+wantedGroup+`"`))),
 		fx.Invoke(fx.Annotate(func(*leader.Elector) {}, fx.ParamTags(named))), // campaign even if nothing asks for it
 	)
 }

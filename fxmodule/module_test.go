@@ -3,6 +3,7 @@ package fxmodule_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -243,4 +244,31 @@ func TestTwoElectionsInOneApp(t *testing.T) {
 	}
 	pa.mu.Unlock()
 	app.RequireStop()
+}
+
+// A hook or worker given with an election name that no Election has, or
+// with a name fx tags cannot carry, fails the app at construction instead
+// of never running.
+func TestElectionNamesAreChecked(t *testing.T) {
+	client, err := api.NewClient(api.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := fx.Supply(fx.Annotate(fxmodule.Config{Leader: leader.Config{Key: "k"}}, fx.ResultTags(`name:"a"`)))
+	for _, tt := range []struct {
+		name string
+		opt  fx.Option
+		want string
+	}{
+		{"unknown election", fxmodule.Worker(lifecycle.WorkerFunc("w", func(context.Context) error { return nil }), "shard-A"), `"shard-A"`},
+		{"two names", fxmodule.Hook(hooks.Hook{Name: "h"}, "a", "b"), "one election name"},
+		{"bad name", fxmodule.Election(`x"y`), "election name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app := fx.New(fx.Supply(client), cfg, fxmodule.Election("a"), tt.opt, fx.NopLogger)
+			if err := app.Err(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("app error %v, want one naming %s", err, tt.want)
+			}
+		})
+	}
 }

@@ -2,7 +2,6 @@ package hooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -41,8 +40,8 @@ func (r *runner) call(parent context.Context, name, phase string, f func(ctx con
 // logged with its stack.
 func (r *runner) protect(name, phase string, f func() error) error {
 	err := safe.Call(f)
-	var p *safe.Panic
-	if !errors.As(err, &p) {
+	p, ok := err.(*safe.Panic) // f's own panic, not one wrapped in an error it returned
+	if !ok {
 		return err
 	}
 	if name != "" {

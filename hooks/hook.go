@@ -14,7 +14,7 @@ type Hook struct {
 	// unique within a LeaderFunc.
 	Name string
 	// Order places the hook: OnElected hooks run by ascending Order, ties
-	// in registration order (see Sort); OnDemoted hooks in reverse.
+	// in the order given to LeaderFunc; OnDemoted hooks in reverse.
 	Order int
 	// OnElected, if set, runs when a term starts, with a ctx that ends
 	// when the term ends or at the timeout (WithTimeout). An error (or panic,

@@ -47,7 +47,12 @@ func LeaderFunc(hooks []Hook, body func(ctx context.Context) error, opts ...Opti
 		return nil, fmt.Errorf("%w: timeout (%s) must be positive", ErrInvalidOption, r.timeout)
 	}
 	slices.SortStableFunc(r.hooks, func(a, b Hook) int { return cmp.Compare(a.Order, b.Order) })
-	return func(ctx context.Context, term *leader.Term) error { return r.Lead(ctx, term, body) }, nil
+	return func(ctx context.Context, term *leader.Term) error {
+		if term == nil { // the elector never passes nil; hooks must not see it
+			term = &leader.Term{}
+		}
+		return r.Lead(ctx, term, body)
+	}, nil
 }
 
 // Lead runs one term: the OnElected hooks in order, then body until it
@@ -56,8 +61,8 @@ func LeaderFunc(hooks []Hook, body func(ctx context.Context) error, opts ...Opti
 //
 // ctx must be the term's context (the ctx the elector passes to its leader
 // function): its end is the term's end. The reason given to OnDemoted is
-// term.Reason() (context.Cause(ctx) when term is nil); Lead calls no other
-// method of term, and hands it to the hooks as is.
+// term.Reason() (context.Cause(ctx) for a term that is not the elector's);
+// Lead calls no other method of term, and hands it to the hooks as is.
 //
 // Lead returns when that sequence is over, with nil, the body's error
 // unchanged, or an error wrapping ErrHookFailed. If a hook is still

@@ -28,28 +28,7 @@ service "consulelect" { policy = "write" }
 // session rule gets a permanent 403 in Status.
 func TestLeastPrivilegeACLPolicy(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{ACL: true})
-	root := srv.Client(t)
-	token := func(name, rules string) string {
-		p, _, err := root.ACL().PolicyCreate(&api.ACLPolicy{Name: name, Rules: rules}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, _, err := root.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok.SecretID
-	}
-	clientWith := func(secret string) *api.Client {
-		cfg := srv.Config()
-		cfg.Token = secret
-		c, err := api.NewClient(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	svc := clientWith(token("consulelect-svc", leastPrivilegePolicy))
+	svc, _ := clientWithPolicy(t, srv, "consulelect-svc", leastPrivilegePolicy)
 	const key = "svc/acl/leader"
 	e1 := startElector(t, svc, cfgFor(key, "e1"))
 	waitFor(t, 10*time.Second, "e1 to lead with the least-privilege token", e1.IsLeader)
@@ -66,7 +45,8 @@ func TestLeastPrivilegeACLPolicy(t *testing.T) {
 	}
 
 	noSession := strings.Replace(leastPrivilegePolicy, `session_prefix "" { policy = "write" }`, "", 1)
-	e3 := startElector(t, clientWith(token("no-session", noSession)), cfgFor(key, "e3"))
+	noSessionClient, _ := clientWithPolicy(t, srv, "no-session", noSession)
+	e3 := startElector(t, noSessionClient, cfgFor(key, "e3"))
 	waitFor(t, 5*time.Second, "a 403 for the missing session rule", func() bool {
 		var se api.StatusError
 		return errors.As(e3.Status().LastError, &se) && se.Code == http.StatusForbidden

@@ -93,7 +93,12 @@ func (c *confirmer) due(s *schedule, now time.Time) time.Time {
 	case !s.okSent.Before(s.newestSent): // the newest read succeeded
 		next := s.okSent.Add(c.interval)
 		if !c.align.IsZero() {
-			next = c.align.Add(next.Sub(c.align).Truncate(c.interval))
+			off := next.Sub(c.align)
+			back := off % c.interval // the floor to a multiple of interval, also before align
+			if back < 0 {
+				back += c.interval
+			}
+			next = next.Add(-back)
 		}
 		return next
 	case s.newestDone: // it failed: try again soon

@@ -88,11 +88,12 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	if err := cfg.validateShared(); err != nil {
 		return nil, fmt.Errorf("%w (GroupConfig)", err)
 	}
-	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{}, epoch: time.Now(),
+	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{},
 		electors: map[*Elector]struct{}{}, byTerm: map[*Term]*batch{}}
 	if g.log == nil {
 		g.log = hclog.NewNullLogger()
 	}
+	g.epoch = g.clock.Now()
 	g.hb = newHeartbeat(client, cfg, newServiceID(cfg.ServiceName+"-group"), map[string]string{"consulelect_group": "true"},
 		g.clock, g.log, g.noteAll)
 	return g, nil

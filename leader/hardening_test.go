@@ -111,7 +111,7 @@ func TestGroupReportsCheckErrorsToMembers(t *testing.T) {
 key_prefix "svc/group-acl/" { policy = "write" }
 session_prefix "" { policy = "write" }
 `
-	client := clientWithPolicy(t, srv, "no-service", noService)
+	client, _ := clientWithPolicy(t, srv, "no-service", noService)
 	g := startGroup(t, client)
 	var es []*leader.Elector
 	for i := 0; i < 3; i++ {
@@ -138,20 +138,7 @@ func TestACLFixTakesEffectAfterPermanentErrorRetry(t *testing.T) {
 session_prefix "" { policy = "write" }
 service "consulelect" { policy = "write" }`
 	}
-	p, _, err := root.ACL().PolicyCreate(&api.ACLPolicy{Name: "acl-fix", Rules: rules("read")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := root.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := srv.Config()
-	cfg.Token = tok.SecretID
-	client, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, p := clientWithPolicy(t, srv, "acl-fix", rules("read"))
 	ecfg := cfgFor(key, "fixed")
 	ecfg.PermanentErrorRetry = time.Second
 	e := startElector(t, client, ecfg)
@@ -170,25 +157,4 @@ service "consulelect" { policy = "write" }`
 	if err := e.Status().LastError; err != nil {
 		t.Errorf("error left in status: %v", err)
 	}
-}
-
-// clientWithPolicy returns a client whose token has exactly rules.
-func clientWithPolicy(t *testing.T, srv *consultest.Agent, name, rules string) *api.Client {
-	t.Helper()
-	root := srv.Client(t)
-	p, _, err := root.ACL().PolicyCreate(&api.ACLPolicy{Name: name, Rules: rules}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := root.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := srv.Config()
-	cfg.Token = tok.SecretID
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }

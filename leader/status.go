@@ -37,7 +37,9 @@ type Status struct {
 	// Leader is the current holder of the key as last seen, nil if none
 	// (or not yet known).
 	Leader *Holder
-	// Term is the active term while Role is RoleLeader, else nil.
+	// Term is the active term while Role is RoleLeader, else nil. It is
+	// the live handle, not a copy: its Deadline moves with each
+	// confirmation, and it ends when leadership does.
 	Term *Term
 	// Since is when the elector entered Role.
 	Since time.Time

@@ -71,7 +71,12 @@ func (t *Term) Token() uint64 { return t.token }
 func (t *Term) Started() time.Time { return t.started }
 
 // Context is cancelled when the term ends; context.Cause gives the reason.
-func (t *Term) Context() context.Context { return t.ctx }
+func (t *Term) Context() context.Context {
+	if t.ctx == nil { // a zero Term never ends
+		return context.Background()
+	}
+	return t.ctx
+}
 
 // Done is closed when the term ends.
 func (t *Term) Done() <-chan struct{} {

@@ -62,8 +62,7 @@ func (e *Elector) startWork(t *Term) *work {
 
 func (e *Elector) callLeaderFunc(t *Term) error {
 	err := safe.Call(func() error { return e.leaderFunc(t.Context(), t) })
-	var p *safe.Panic
-	if errors.As(err, &p) {
+	if p, ok := err.(*safe.Panic); ok { // its own panic, not one wrapped in an error it returned
 		return fmt.Errorf("%w\n%s", p, p.Stack)
 	}
 	return err

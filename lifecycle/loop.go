@@ -53,8 +53,8 @@ func (s *Supervisor) loop(ctx context.Context, w Worker, inst *instance) error {
 // with its stack.
 func (s *Supervisor) call(ctx context.Context, w Worker, name string) error {
 	err := safe.Call(func() error { return w.Run(ctx) })
-	var p *safe.Panic
-	if !errors.As(err, &p) {
+	p, ok := err.(*safe.Panic) // the worker's own panic, not one wrapped in an error it returned
+	if !ok {
 		return err
 	}
 	s.log.Error("worker panicked", "worker", name, "panic", p.Value, "stack", string(p.Stack))

@@ -69,9 +69,17 @@ func WithPolicy(p Policy) Option { return func(s *Supervisor) { s.policy = p } }
 func WithGrace(d time.Duration) Option { return func(s *Supervisor) { s.grace = d } }
 
 // WithBackoff sets the factory of restart backoffs, called once per worker
-// per Run (default: exponential from 100ms to 10s with ±50% jitter, no overall limit, starting over after a run of a minute). A backoff that returns backoff.Stop
-// fails the worker as under ResignOnError.
-func WithBackoff(f func() backoff.BackOff) Option { return func(s *Supervisor) { s.newBackoff = f } }
+// per Run (default, and for nil: exponential from 100ms to 10s with ±50%
+// jitter, no overall limit, starting over after a run of a minute). A
+// backoff that returns backoff.Stop fails the worker as under
+// ResignOnError.
+func WithBackoff(f func() backoff.BackOff) Option {
+	return func(s *Supervisor) {
+		if f != nil {
+			s.newBackoff = f
+		}
+	}
+}
 
 // WithLogger sets the logger (default: none; nil means none). Workers are
 // logged with the key "worker".
@@ -91,8 +99,6 @@ func (s *Supervisor) validate() error {
 		return fmt.Errorf("%w: unknown policy %s", ErrInvalidOption, s.policy)
 	case s.grace <= 0:
 		return fmt.Errorf("%w: grace (%s) must be positive", ErrInvalidOption, s.grace)
-	case s.newBackoff == nil:
-		return fmt.Errorf("%w: backoff factory must not be nil", ErrInvalidOption)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func TestNewSupervisorValidates(t *testing.T) {
 		{name: "empty name", workers: []lifecycle.Worker{lifecycle.WorkerFunc("", ok)}, wantErr: lifecycle.ErrInvalidWorker, wantMsg: "worker 0"},
 		{name: "duplicate name", workers: []lifecycle.Worker{lifecycle.WorkerFunc("a", ok), lifecycle.WorkerFunc("a", ok)}, wantErr: lifecycle.ErrInvalidWorker, wantMsg: `"a"`},
 		{name: "zero grace", opts: []lifecycle.Option{lifecycle.WithGrace(0)}, wantErr: lifecycle.ErrInvalidOption, wantMsg: "grace"},
-		{name: "nil backoff", opts: []lifecycle.Option{lifecycle.WithBackoff(nil)}, wantErr: lifecycle.ErrInvalidOption, wantMsg: "backoff"},
+		{name: "nil backoff means the default", opts: []lifecycle.Option{lifecycle.WithBackoff(nil)}},
 		{name: "unknown policy", opts: []lifecycle.Option{lifecycle.WithPolicy(7)}, wantErr: lifecycle.ErrInvalidOption, wantMsg: "Policy(7)"},
 		{name: "nil logger means none", opts: []lifecycle.Option{lifecycle.WithLogger(nil)}},
 	}

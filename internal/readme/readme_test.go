@@ -11,6 +11,9 @@ package readme
 
 import (
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,7 +21,11 @@ import (
 	"testing"
 )
 
-var marker = regexp.MustCompile(`^<!-- snippet: (\S+) (\S+) -->$`)
+var (
+	marker     = regexp.MustCompile(`^<!-- snippet: (\S+) (\S+) -->$`)
+	goFence    = regexp.MustCompile("(?i)^(```|~~~)\\s*(go|golang)$")
+	closeFence = regexp.MustCompile("^(```|~~~)$")
+)
 
 // block is a ```go block of the README with the marker before it.
 type block struct {
@@ -47,6 +54,9 @@ func TestREADMESnippetsAreExamples(t *testing.T) {
 			continue
 		}
 		want, err := region(string(src), b.name)
+		if err == nil {
+			err = inExample(b.file, string(src), b.name)
+		}
 		if err != nil {
 			t.Errorf("README line %d: %s: %v", b.line, b.file, err)
 			continue
@@ -63,7 +73,7 @@ func goBlocks(readme string) ([]block, error) {
 	lines := strings.Split(readme, "\n")
 	var out []block
 	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "```go" {
+		if !goFence.MatchString(strings.TrimSpace(lines[i])) {
 			continue
 		}
 		if i == 0 || !marker.MatchString(lines[i-1]) {
@@ -71,7 +81,7 @@ func goBlocks(readme string) ([]block, error) {
 		}
 		m := marker.FindStringSubmatch(lines[i-1])
 		j := i + 1
-		for j < len(lines) && strings.TrimSpace(lines[j]) != "```" {
+		for j < len(lines) && !closeFence.MatchString(strings.TrimSpace(lines[j])) {
 			j++
 		}
 		out = append(out, block{file: m[1], name: m[2], text: strings.Join(lines[i+1:j], "\n"), line: i + 1})
@@ -87,8 +97,10 @@ func region(src, name string) (string, error) {
 	begin := -1
 	for i, l := range lines {
 		if strings.TrimSpace(l) == "// readme:begin "+name {
+			if begin >= 0 {
+				return "", fmt.Errorf("region %s: begins twice", name)
+			}
 			begin = i
-			break
 		}
 	}
 	if begin < 0 {
@@ -123,4 +135,49 @@ func dedent(lines []string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// inExample checks that region name of file lies in the body of an
+// Example function with an Output comment, in a _test.go file: so that
+// go test compiles and runs it.
+func inExample(file, src, name string) error {
+	if !strings.HasSuffix(file, "_test.go") {
+		return fmt.Errorf("%s is not a test file", file)
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, file, src, parser.ParseComments)
+	if err != nil {
+		return err
+	}
+	for _, cg := range f.Comments {
+		for _, c := range cg.List {
+			if strings.TrimSpace(c.Text) != "// readme:begin "+name {
+				continue
+			}
+			for _, d := range f.Decls {
+				fn, ok := d.(*ast.FuncDecl)
+				if !ok || fn.Body == nil || c.Pos() < fn.Body.Lbrace || c.Pos() > fn.Body.Rbrace {
+					continue
+				}
+				if !strings.HasPrefix(fn.Name.Name, "Example") {
+					return fmt.Errorf("region %s is in %s, not in an Example", name, fn.Name.Name)
+				}
+				if !hasOutput(f, fn) {
+					return fmt.Errorf("region %s: %s has no // Output: comment, so it is compiled but not run", name, fn.Name.Name)
+				}
+				return nil
+			}
+			return fmt.Errorf("region %s is not inside a function", name)
+		}
+	}
+	return fmt.Errorf("region %s: no // readme:begin comment", name)
+}
+
+func hasOutput(f *ast.File, fn *ast.FuncDecl) bool {
+	for _, cg := range f.Comments {
+		if cg.Pos() > fn.Body.Lbrace && cg.End() < fn.Body.Rbrace && strings.HasPrefix(strings.TrimSpace(cg.List[0].Text), "// Output:") {
+			return true
+		}
+	}
+	return false
 }

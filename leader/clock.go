@@ -21,13 +21,19 @@ func (realClock) Now() time.Time { return time.Now() }
 
 func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 
+// after returns a channel closed d from now on c (at once for d <= 0) and
+// the timer, to stop when no longer waited for.
+func after(c clock, d time.Duration) (<-chan struct{}, stopper) {
+	fired := make(chan struct{})
+	return fired, c.AfterFunc(max(d, 0), func() { close(fired) })
+}
+
 // sleep waits d or until ctx ends; it reports whether the full d elapsed.
 func sleep(ctx context.Context, c clock, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
-	fired := make(chan struct{})
-	t := c.AfterFunc(d, func() { close(fired) })
+	fired, t := after(c, d)
 	defer t.Stop()
 	select {
 	case <-fired:

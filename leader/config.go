@@ -70,27 +70,6 @@ const (
 	maxSessionTTL = 24 * time.Hour
 )
 
-// Lower bounds of the timings, each with the reason given in New's error.
-var minimums = []struct {
-	name   string
-	field  func(*Config) time.Duration
-	min    time.Duration
-	reason string
-}{
-	{"ConfirmInterval", func(c *Config) time.Duration { return c.ConfirmInterval }, 100 * time.Millisecond,
-		"each confirmation is a consistent read verified by a quorum of Consul servers"},
-	{"CheckTTL", func(c *Config) time.Duration { return c.CheckTTL }, 300 * time.Millisecond,
-		"the check is passed every CheckTTL/3"},
-	{"RequestTimeout", func(c *Config) time.Duration { return c.RequestTimeout }, 100 * time.Millisecond,
-		"a healthy request to the servers must fit in it"},
-	{"FollowerWait", func(c *Config) time.Duration { return c.FollowerWait }, time.Second,
-		"shorter blocking queries are polling"},
-	{"PermanentErrorRetry", func(c *Config) time.Duration { return c.PermanentErrorRetry }, time.Second,
-		"retrying an ACL denial faster only loads the servers"},
-	{"StopTimeout", func(c *Config) time.Duration { return c.StopTimeout }, 100 * time.Millisecond,
-		"leader work needs time to stop"},
-}
-
 // Config configures an Elector. Zero durations take the defaults above.
 type Config struct {
 	// Key is the Consul KV key campaigned for. Required. For interop with
@@ -196,23 +175,25 @@ func bad(format string, args ...any) error {
 // its electors share; New checks that relation per elector).
 func (c Config) validateShared() error {
 	for _, d := range []struct {
-		name string
-		v    time.Duration
+		name     string
+		v, min   time.Duration
+		whyBound string // the reason for min; "" when only negatives are refused
 	}{
-		{"LockDelay", c.LockDelay}, {"DemoteAfter", c.DemoteAfter},
-		{"ConfirmInterval", c.ConfirmInterval}, {"CheckTTL", c.CheckTTL},
-		{"SessionTTL", c.SessionTTL}, {"DeregisterCriticalAfter", c.DeregisterCriticalAfter},
-		{"FollowerWait", c.FollowerWait}, {"RequestTimeout", c.RequestTimeout},
-		{"ResignPause", c.ResignPause}, {"PermanentErrorRetry", c.PermanentErrorRetry},
-		{"StopTimeout", c.StopTimeout},
+		{"LockDelay", c.LockDelay, 0, ""}, {"DemoteAfter", c.DemoteAfter, 0, ""},
+		{"ConfirmInterval", c.ConfirmInterval, 100 * time.Millisecond, "each confirmation is a consistent read verified by a quorum of Consul servers"},
+		{"CheckTTL", c.CheckTTL, 300 * time.Millisecond, "the check is passed every CheckTTL/3"},
+		{"SessionTTL", c.SessionTTL, 0, ""}, {"DeregisterCriticalAfter", c.DeregisterCriticalAfter, 0, ""},
+		{"FollowerWait", c.FollowerWait, time.Second, "shorter blocking queries are polling"},
+		{"RequestTimeout", c.RequestTimeout, 100 * time.Millisecond, "a healthy request to the servers must fit in it"},
+		{"ResignPause", c.ResignPause, 0, ""},
+		{"PermanentErrorRetry", c.PermanentErrorRetry, time.Second, "retrying an ACL denial faster only loads the servers"},
+		{"StopTimeout", c.StopTimeout, 100 * time.Millisecond, "leader work needs time to stop"},
 	} {
-		if d.v < 0 {
+		switch {
+		case d.v < 0:
 			return bad("%s (%v) must not be negative", d.name, d.v)
-		}
-	}
-	for _, m := range minimums {
-		if v := m.field(&c); v < m.min {
-			return bad("%s (%v) must be at least %v: %s", m.name, v, m.min, m.reason)
+		case d.v < d.min:
+			return bad("%s (%v) must be at least %v: %s", d.name, d.v, d.min, d.whyBound)
 		}
 	}
 	switch {

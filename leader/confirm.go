@@ -2,6 +2,8 @@ package leader
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -43,6 +45,12 @@ type confirmer struct {
 	// read sends one read, sent at sent, and applies its answer; it reports
 	// the error of a failed read.
 	read func(ctx context.Context, sent time.Time) error
+	// failed and recovered, if set, are told of failed reads and of the
+	// first success after them (see report).
+	failed    func(err error, first bool)
+	recovered func()
+
+	failing atomic.Bool // in a run of failed reads
 }
 
 // outcome is a finished read.
@@ -65,8 +73,7 @@ type schedule struct {
 	inflight   []flight // oldest first
 	newest     uint64   // id of the newest read sent
 	newestSent time.Time
-	newestErr  bool      // the newest read has failed
-	newestDone bool      // the newest read has finished
+	newestDone bool      // the newest read has finished (it failed unless okSent is its send time)
 	okSent     time.Time // send time of the newest read that succeeded
 	rtt        time.Duration
 }
@@ -81,7 +88,7 @@ func (s *schedule) apply(o outcome, now time.Time) {
 		s.rtt = (3*s.rtt + now.Sub(o.sent)) / 4 // a moving average of healthy round trips
 	}
 	if o.id == s.newest {
-		s.newestDone, s.newestErr = true, o.err != nil
+		s.newestDone = true
 	}
 }
 
@@ -132,8 +139,7 @@ func (c *confirmer) run(ctx context.Context) {
 				continue
 			}
 		}
-		fired := make(chan struct{})
-		timer := c.clock.AfterFunc(max(next.Sub(now), 0), func() { close(fired) })
+		fired, timer := after(c.clock, next.Sub(now))
 		select {
 		case o := <-results:
 			s.apply(o, c.clock.Now())
@@ -175,14 +181,34 @@ func (s *schedule) room(interval time.Duration, now time.Time) (time.Time, bool)
 
 func (c *confirmer) send(ctx context.Context, s *schedule, now time.Time, results chan<- outcome) {
 	s.newest++
-	s.newestSent, s.newestDone, s.newestErr = now, false, false
+	s.newestSent, s.newestDone = now, false
 	rctx, cancel := context.WithTimeout(ctx, c.timeout())
 	s.inflight = append(s.inflight, flight{id: s.newest, sent: now, cancel: cancel})
 	go func(id uint64) {
 		err := c.read(rctx, now)
 		cancel()
+		c.report(ctx, rctx, now, err)
 		results <- outcome{id, now, err}
 	}(s.newest)
+}
+
+// report hands a read's failure to failed (first tells whether it begins
+// a run of failures: an episode), a read abandoned by the confirmer being
+// errUnanswered, and the end of an episode to recovered. Nothing is
+// reported once ctx has ended.
+func (c *confirmer) report(ctx, rctx context.Context, sent time.Time, err error) {
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		if rctx.Err() != nil { // abandoned: hung, not a Consul answer
+			err = fmt.Errorf("%w (no answer within %v)", errUnanswered, c.clock.Now().Sub(sent).Round(time.Millisecond))
+		}
+		if c.failed != nil {
+			c.failed(err, !c.failing.Swap(true))
+		}
+	case c.failing.Swap(false) && c.recovered != nil:
+		c.recovered()
+	}
 }
 
 func (s *schedule) remove(id uint64) {

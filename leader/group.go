@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -66,7 +65,6 @@ type Group struct {
 // batch is up to maxBatch terms confirmed by one transaction.
 type batch struct {
 	members map[*Term]member // guarded by Group.mu
-	failing atomic.Bool      // its reads fail: reported once per episode
 }
 
 type member struct {
@@ -257,8 +255,34 @@ func (g *Group) runBatch(ctx context.Context, b *batch) {
 	w := g.cfg.ConfirmInterval
 	c := &confirmer{interval: w, gap: w / 10, clock: g.clock, align: g.epoch,
 		timeout: func() time.Duration { return g.batchTimeout(b) },
-		read:    func(rctx context.Context, sent time.Time) error { return g.confirm(rctx, ctx, b, sent) }}
+		read:    func(rctx context.Context, sent time.Time) error { return g.confirm(rctx, b, sent) },
+		failed: func(err error, first bool) {
+			if !first { // once per episode, not per read and member
+				return
+			}
+			members := g.members(b)
+			g.log.Warn("confirming a batch of terms", "error", err, "terms", len(members))
+			for _, m := range members {
+				m.e.noteError(fmt.Errorf("confirm leadership: %w", err))
+			}
+		},
+		recovered: func() {
+			if n := len(g.members(b)); n > 0 {
+				g.log.Info("batch of terms confirmed again", "terms", n)
+			}
+		}}
 	c.run(ctx)
+}
+
+// members returns b's members now.
+func (g *Group) members(b *batch) []member {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ms := make([]member, 0, len(b.members))
+	for _, m := range b.members {
+		ms = append(ms, m)
+	}
+	return ms
 }
 
 // batchTimeout is the longest DemoteAfter among b's terms: past it, a
@@ -279,7 +303,7 @@ func (g *Group) batchTimeout(b *batch) time.Duration {
 
 // confirm reads the keys of a batch's terms in one consistent read-only
 // transaction, sent at sent, and judges each term by its key.
-func (g *Group) confirm(rctx, ctx context.Context, b *batch, sent time.Time) error {
+func (g *Group) confirm(rctx context.Context, b *batch, sent time.Time) error {
 	g.mu.Lock()
 	terms := make([]*Term, 0, len(b.members))
 	members := make([]member, 0, len(b.members))
@@ -300,19 +324,7 @@ func (g *Group) confirm(rctx, ctx context.Context, b *batch, sent time.Time) err
 		err = fmt.Errorf("confirming transaction failed: %v", resp.Errors)
 	}
 	if err != nil {
-		if ctx.Err() == nil && !b.failing.Swap(true) { // once per episode, not per read and member
-			if rctx.Err() != nil {
-				err = fmt.Errorf("%w (no answer within %v)", errUnanswered, g.clock.Now().Sub(sent).Round(time.Millisecond))
-			}
-			g.log.Warn("confirming a batch of terms", "error", err, "terms", len(terms))
-			for _, m := range members {
-				m.e.noteError(fmt.Errorf("confirm leadership: %w", err))
-			}
-		}
 		return err
-	}
-	if b.failing.Swap(false) {
-		g.log.Info("batch of terms confirmed again", "terms", len(terms))
 	}
 	for i, t := range terms {
 		members[i].e.judge(t.Context(), t, members[i].session, resp.Results[i].KV, sent, true)

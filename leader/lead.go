@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -109,30 +108,25 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair) {
 		defer close(done)
 		e.watchLoss(ctx, t, session, lock.ModifyIndex)
 	}()
-	var failing, warned atomic.Bool // in a failure episode; its warning logged
 	c := &confirmer{interval: e.cfg.ConfirmInterval, gap: e.cfg.ConfirmInterval / 10, clock: e.clock,
 		timeout: func() time.Duration { return e.cfg.DemoteAfter },
 		read: func(rctx context.Context, sent time.Time) error {
 			pair, _, err := e.getKey(rctx, 0, 0, true)
-			if err != nil {
-				if ctx.Err() != nil {
-					return err
-				}
-				if rctx.Err() != nil { // abandoned by the confirmer: hung, not a Consul answer
-					err = fmt.Errorf("%w (no answer within %v)", errUnanswered, e.clock.Now().Sub(sent).Round(time.Millisecond))
-				}
-				if !failing.Swap(true) || !errors.Is(err, errUnanswered) {
-					e.noteError(fmt.Errorf("confirm leadership: %w", err))
-				}
-				if !warned.Swap(true) {
-					e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
-				}
-				return err
+			if err == nil {
+				e.judge(ctx, t, session, pair, sent, true) // a read that does not confirm ends the term
 			}
-			if e.judge(ctx, t, session, pair, sent, true) && failing.Swap(false) && warned.Swap(false) {
-				e.log.Info("leadership confirmed again", "deadline_in", t.Deadline().Sub(e.clock.Now()))
+			return err
+		},
+		failed: func(err error, first bool) {
+			if first || !errors.Is(err, errUnanswered) { // hung reads: once per episode
+				e.noteError(fmt.Errorf("confirm leadership: %w", err))
 			}
-			return nil
+			if first {
+				e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
+			}
+		},
+		recovered: func() {
+			e.log.Info("leadership confirmed again", "deadline_in", t.Deadline().Sub(e.clock.Now()))
 		}}
 	c.run(ctx)
 	<-done

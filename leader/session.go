@@ -42,7 +42,6 @@ type heartbeat struct {
 
 	mu        sync.Mutex
 	healthyCh chan struct{} // closed while the check is known registered and passing
-	healthy   bool
 	suspectCh chan struct{} // a nudge to register again (buffered 1)
 	session   atomic.Value  // string: the session to renew (SessionTTL)
 	cancel    context.CancelFunc
@@ -93,8 +92,7 @@ func (h *heartbeat) loop(ctx context.Context, done chan struct{}) {
 // pause waits d, or less if asked to verify the check (suspect); it
 // reports false when ctx ended.
 func (h *heartbeat) pause(ctx context.Context, d time.Duration) bool {
-	fired := make(chan struct{})
-	t := h.clock.AfterFunc(max(d, 0), func() { close(fired) })
+	fired, t := after(h.clock, d)
 	defer t.Stop()
 	select {
 	case <-h.suspectCh:
@@ -145,21 +143,27 @@ func (h *heartbeat) beat(ctx context.Context) time.Duration {
 func (h *heartbeat) isHealthy() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.healthy
+	return isClosed(h.healthyCh)
 }
 
 // setHealthy is called by the heartbeat's goroutine (and by start) only.
 func (h *heartbeat) setHealthy(ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if ok == h.healthy {
-		return
-	}
-	h.healthy = ok
-	if ok {
+	switch was := isClosed(h.healthyCh); {
+	case ok && !was:
 		close(h.healthyCh)
-	} else {
+	case !ok && was:
 		h.healthyCh = make(chan struct{})
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -91,7 +91,7 @@ func (e *Elector) awaitWork(ctx context.Context, t *Term, session string, w *wor
 			if returned || !errors.As(w.err, &left) {
 				if declared {
 					e.log.Info("leader work returned at last", "session", session)
-					e.clearStragglers()
+					e.setStragglers(nil)
 				}
 				return true
 			}
@@ -116,8 +116,7 @@ func (e *Elector) awaitWork(ctx context.Context, t *Term, session string, w *wor
 			cleanup = cctx.Done()
 		case <-cleanup:
 			// Stopping, and the work still runs: name it until it returns.
-			e.state.setStragglers(names)
-			e.metrics.stragglers(e.cfg.Key, names)
+			e.setStragglers(names)
 			abandoned := make(chan struct{})
 			e.setAbandoned(abandoned)
 			go e.clearWhenDone(w, done, returned, abandoned)
@@ -135,21 +134,22 @@ func (e *Elector) clearWhenDone(w *work, done <-chan struct{}, returned bool, ab
 	if !returned && errors.As(w.err, &left) {
 		<-left.Done()
 	}
-	e.clearStragglers()
+	e.setStragglers(nil)
 	close(abandoned)
 }
 
-func (e *Elector) clearStragglers() {
-	e.state.setStragglers(nil)
-	e.metrics.stragglers(e.cfg.Key, nil)
+// setStragglers reports what leader work still runs (nil: nothing) in
+// Status and to metrics.
+func (e *Elector) setStragglers(names []string) {
+	e.state.setStragglers(names)
+	e.metrics.stragglers(e.cfg.Key, names)
 }
 
 // declareStragglers reports leader work that outlived its term: in
 // Status.Stragglers (liveness then fails), to metrics and in the log; with
 // ExitOnStragglers it ends the process.
 func (e *Elector) declareStragglers(names []string, session string) {
-	e.state.setStragglers(names)
-	e.metrics.stragglers(e.cfg.Key, names)
+	e.setStragglers(names)
 	e.log.Error("leader work still running after its term ended; keeping the key until it returns",
 		"stragglers", names, "session", session)
 	if !e.cfg.ExitOnStragglers {

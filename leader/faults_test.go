@@ -18,7 +18,8 @@ import (
 // CheckTTL after the last pass, Consul invalidates the session, and a
 // follower acquires once the lock-delay has passed: failover lies between
 // LockDelay (Consul must make the successor wait) and CheckTTL + LockDelay
-// plus the agent's sync of the check (bounded here by one second).
+// plus the agent's sync of the check (bounded here by one second). The
+// kill comes right after a check pass: the worst moment.
 func TestCrashFailover(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{})
 	client := srv.Client(t)
@@ -30,7 +31,11 @@ func TestCrashFailover(t *testing.T) {
 	waitFor(t, 10*time.Second, "the follower to lead", follower.IsLeader)
 	for trial := 0; trial < 3; trial++ {
 		// The victim campaigns; the follower resigns until it has won.
-		victim := startCandidate(t, srv.HTTPAddr, "-key", key, "-id", fmt.Sprintf("victim-%d", trial))
+		// Through a fault proxy, only to see its check passes: the kill
+		// comes right after one, the worst moment (the check then expires a
+		// full CheckTTL later).
+		proxy := consultest.NewFaultProxy(t, srv.HTTPAddr)
+		victim := startCandidate(t, proxy.Addr(), "-key", key, "-id", fmt.Sprintf("victim-%d", trial))
 		for won := false; !won; {
 			if follower.IsLeader() {
 				if err := follower.Resign(context.Background()); err != nil {
@@ -43,6 +48,9 @@ func TestCrashFailover(t *testing.T) {
 			st := follower.Status()
 			return st.Leader != nil && st.Leader.ID == fmt.Sprintf("victim-%d", trial)
 		})
+		passes := consultest.Match{Method: "PUT", Path: "/v1/agent/check/update/"}
+		n := proxy.Count(passes)
+		waitFor(t, cfg.CheckTTL, "a check pass of the victim", func() bool { return proxy.Count(passes) > n })
 		killedAt := time.Now()
 		victim.kill(t)
 		waitFor(t, cfg.CheckTTL+cfg.LockDelay+10*time.Second, "the follower to lead", follower.IsLeader)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // Defaults. Their relations are derived in docs/safety.md ("Choosing the
@@ -62,9 +64,7 @@ const (
 
 	// MinSafetyMargin is the least that LockDelay must exceed DemoteAfter
 	// by, and at least a tenth of LockDelay (see docs/safety.md).
-	MinSafetyMargin = 250 * time.Millisecond
-	// maxLockDelay is Consul's limit.
-	maxLockDelay = 60 * time.Second
+	MinSafetyMargin = hold.MinSafetyMargin
 	// minSessionTTL and maxSessionTTL are Consul's limits for session TTLs.
 	minSessionTTL = 10 * time.Second
 	maxSessionTTL = 24 * time.Hour
@@ -148,9 +148,7 @@ func (c Config) withDefaults() Config {
 
 // safetyMargin is the margin the config must keep between DemoteAfter and
 // LockDelay: the larger of MinSafetyMargin and LockDelay/10.
-func safetyMargin(lockDelay time.Duration) time.Duration {
-	return max(MinSafetyMargin, lockDelay/10)
-}
+func safetyMargin(lockDelay time.Duration) time.Duration { return hold.SafetyMargin(lockDelay) }
 
 // validate reports the first rule c breaks, naming the field.
 func (c Config) validate() error {
@@ -174,34 +172,19 @@ func bad(format string, args ...any) error {
 // ConfirmInterval to DemoteAfter (a Group's config has only the fields
 // its electors share; New checks that relation per elector).
 func (c Config) validateShared() error {
-	for _, d := range []struct {
-		name     string
-		v, min   time.Duration
-		whyBound string // the reason for min; "" when only negatives are refused
-	}{
-		{"LockDelay", c.LockDelay, 0, ""}, {"DemoteAfter", c.DemoteAfter, 0, ""},
-		{"ConfirmInterval", c.ConfirmInterval, 100 * time.Millisecond, "each confirmation is a consistent read verified by a quorum of Consul servers"},
-		{"CheckTTL", c.CheckTTL, 300 * time.Millisecond, "the check is passed every CheckTTL/3"},
-		{"SessionTTL", c.SessionTTL, 0, ""}, {"DeregisterCriticalAfter", c.DeregisterCriticalAfter, 0, ""},
-		{"FollowerWait", c.FollowerWait, time.Second, "shorter blocking queries are polling"},
-		{"RequestTimeout", c.RequestTimeout, 100 * time.Millisecond, "a healthy request to the servers must fit in it"},
-		{"ResignPause", c.ResignPause, 0, ""},
-		{"PermanentErrorRetry", c.PermanentErrorRetry, time.Second, "retrying an ACL denial faster only loads the servers"},
-		{"StopTimeout", c.StopTimeout, 100 * time.Millisecond, "leader work needs time to stop"},
-	} {
-		switch {
-		case d.v < 0:
-			return bad("%s (%v) must not be negative", d.name, d.v)
-		case d.v < d.min:
-			return bad("%s (%v) must be at least %v: %s", d.name, d.v, d.min, d.whyBound)
-		}
+	if err := hold.CheckTimings(c.LockDelay, c.DemoteAfter, c.ConfirmInterval, c.CheckTTL, c.RequestTimeout); err != nil {
+		return bad("%v", err)
+	}
+	if err := hold.CheckBounds(
+		hold.Bound{Name: "SessionTTL", V: c.SessionTTL}, hold.Bound{Name: "DeregisterCriticalAfter", V: c.DeregisterCriticalAfter},
+		hold.Bound{Name: "FollowerWait", V: c.FollowerWait, Min: time.Second, Why: "shorter blocking queries are polling"},
+		hold.Bound{Name: "ResignPause", V: c.ResignPause},
+		hold.Bound{Name: "PermanentErrorRetry", V: c.PermanentErrorRetry, Min: time.Second, Why: "retrying an ACL denial faster only loads the servers"},
+		hold.Bound{Name: "StopTimeout", V: c.StopTimeout, Min: 100 * time.Millisecond, Why: "leader work needs time to stop"},
+	); err != nil {
+		return bad("%v", err)
 	}
 	switch {
-	case c.LockDelay > maxLockDelay:
-		return bad("LockDelay (%v) must be at most %v (Consul's limit)", c.LockDelay, maxLockDelay)
-	case c.LockDelay-c.DemoteAfter < safetyMargin(c.LockDelay):
-		return bad("LockDelay (%v) must exceed DemoteAfter (%v) by at least %v",
-			c.LockDelay, c.DemoteAfter, safetyMargin(c.LockDelay))
 	case c.SessionTTL != 0 && (c.SessionTTL < minSessionTTL || c.SessionTTL > maxSessionTTL):
 		return bad("SessionTTL (%v) must be 0 or between %v and %v (Consul's limits)", c.SessionTTL, minSessionTTL, maxSessionTTL)
 	case c.DeregisterCriticalAfter < time.Minute:

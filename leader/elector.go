@@ -9,6 +9,8 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // An Elector campaigns for one Consul key on behalf of this process. Use
@@ -263,7 +265,7 @@ func (e *Elector) run(ctx context.Context) {
 	if e.group == nil {
 		cctx, cancel := e.bestEffort(ctx)
 		defer cancel()
-		hb.stop(cctx)
+		hb.Stop(cctx)
 	}
 	e.state.setHolder(nil)
 	e.log.Info("stopped", "identity", e.cfg.Identity)
@@ -277,7 +279,7 @@ func (e *Elector) noteError(err error) {
 
 // heartbeat returns the check this elector's sessions link to: its own
 // (started here, stopped by run) or its group's.
-func (e *Elector) heartbeat(ctx context.Context) *heartbeat {
+func (e *Elector) heartbeat(ctx context.Context) *hold.Heartbeat {
 	if e.group != nil {
 		return e.group.hb
 	}
@@ -286,7 +288,7 @@ func (e *Elector) heartbeat(ctx context.Context) *heartbeat {
 		e.clock, e.log, e.noteError)
 	// Not Run's ctx: the check must keep passing while a stopping leader
 	// waits for its work (the key stays ours); run stops it at the end.
-	hb.start(context.WithoutCancel(ctx))
+	hb.Start(context.WithoutCancel(ctx))
 	return hb
 }
 
@@ -326,4 +328,12 @@ func (e *Elector) bestEffort(ctx context.Context) (context.Context, context.Canc
 	}
 	cancel()
 	return context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RequestTimeout)
+}
+
+// newHeartbeat returns the heartbeat for a check with cfg's timings.
+func newHeartbeat(client *api.Client, cfg Config, serviceID string, meta map[string]string, c clock, log hclog.Logger, note func(error)) *hold.Heartbeat {
+	return hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: serviceID, ServiceName: cfg.ServiceName,
+		Meta: meta, CheckTTL: cfg.CheckTTL, Deregister: cfg.DeregisterCriticalAfter, Timeout: cfg.RequestTimeout,
+		PermanentRetry: cfg.PermanentErrorRetry, SessionTTL: cfg.SessionTTL, Clock: c, Log: log, Note: note,
+		IsPermanent: IsPermanent})
 }

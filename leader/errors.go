@@ -59,10 +59,6 @@ var (
 // errSessionGone: Consul no longer knows the session (while following).
 var errSessionGone = errors.New("leader: session no longer exists")
 
-// errUnanswered: a confirming read got no answer before it was abandoned
-// (a hung connection, or Consul holding it): retried on a fresh request.
-var errUnanswered = errors.New("leader: confirming read unanswered")
-
 // lost marks one of the ways a lock is lost (ErrSessionInvalidated,
 // ErrKeyReleased, ErrKeyDeleted, ErrKeyTaken) as an ErrLockLost.
 type lost struct{ how error }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // maxBatch is how many keys one confirming transaction reads (Consul
@@ -49,8 +51,8 @@ type Group struct {
 	cfg    Config // only the shared fields are used
 	log    hclog.Logger
 	clock  clock
-	epoch  time.Time // the batches' common phase (see confirmer.align)
-	hb     *heartbeat
+	epoch  time.Time // the batches' common phase (see hold.Confirmer.Align)
+	hb     *hold.Heartbeat
 
 	mu       sync.Mutex
 	electors map[*Elector]struct{} // running members: where errors go
@@ -153,7 +155,7 @@ func (g *Group) Start() error {
 		return ErrAlreadyRunning
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.hb.start(g.ctx)
+	g.hb.Start(g.ctx)
 	return nil
 }
 
@@ -171,7 +173,7 @@ func (g *Group) Stop(ctx context.Context) error {
 	g.mu.Unlock()
 	cancel()
 	g.loops.Wait()
-	g.hb.stop(ctx)
+	g.hb.Stop(ctx)
 	g.mu.Lock()
 	g.stopping = false
 	g.mu.Unlock()
@@ -250,13 +252,13 @@ func (g *Group) unwatch(t *Term) {
 }
 
 // runBatch confirms a batch's terms until the group stops, on a schedule
-// of its own (see confirmer).
+// of its own (see hold.Confirmer).
 func (g *Group) runBatch(ctx context.Context, b *batch) {
 	w := g.cfg.ConfirmInterval
-	c := &confirmer{interval: w, gap: w / 10, clock: g.clock, align: g.epoch,
-		timeout: func() time.Duration { return g.batchTimeout(b) },
-		read:    func(rctx context.Context, sent time.Time) error { return g.confirm(rctx, b, sent) },
-		failed: func(err error, first bool) {
+	c := &hold.Confirmer{Interval: w, Gap: w / 10, Clock: g.clock, Align: g.epoch,
+		Timeout: func() time.Duration { return g.batchTimeout(b) },
+		Read:    func(rctx context.Context, sent time.Time) error { return g.confirm(rctx, b, sent) },
+		Failed: func(err error, first bool) {
 			if !first { // once per episode, not per read and member
 				return
 			}
@@ -266,12 +268,12 @@ func (g *Group) runBatch(ctx context.Context, b *batch) {
 				m.e.noteError(fmt.Errorf("confirm leadership: %w", err))
 			}
 		},
-		recovered: func() {
+		Recovered: func() {
 			if n := len(g.members(b)); n > 0 {
 				g.log.Info("batch of terms confirmed again", "terms", n)
 			}
 		}}
-	c.run(ctx)
+	c.Run(ctx)
 }
 
 // members returns b's members now.

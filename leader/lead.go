@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // lead runs one term for session, which holds lock (acquired by a request
@@ -96,65 +98,27 @@ func (e *Elector) releaseWithRetry(ctx context.Context, session string, r *retri
 // session may still hold the key, so it must be released.
 func stillHeld(reason error) bool { return !errors.Is(reason, ErrLockLost) }
 
-// confirmLoop confirms the term until it ends: consistent reads paced by
-// a confirmer (each answer that shows our session holding the key moves
-// the deadline to the read's send time plus DemoteAfter), beside a
-// blocking query that wakes the moment the key changes, so that a loss is
-// acted on within one round trip.
+// confirmLoop confirms the term until it ends (see hold.Keeper).
 func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair) {
 	ctx := t.Context()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		e.watchLoss(ctx, t, session, lock.ModifyIndex)
-	}()
-	c := &confirmer{interval: e.cfg.ConfirmInterval, gap: e.cfg.ConfirmInterval / 10, clock: e.clock,
-		timeout: func() time.Duration { return e.cfg.DemoteAfter },
-		read: func(rctx context.Context, sent time.Time) error {
-			pair, _, err := e.getKey(rctx, 0, 0, true)
-			if err == nil {
-				e.judge(ctx, t, session, pair, sent, true) // a read that does not confirm ends the term
-			}
-			return err
+	k := &hold.Keeper[*api.KVPair]{Interval: e.cfg.ConfirmInterval, DemoteAfter: e.cfg.DemoteAfter,
+		Wait: e.cfg.FollowerWait, Index: lock.ModifyIndex, Clock: e.clock, NewBackoff: e.newBackoff,
+		Read: e.getKey,
+		Judge: func(pair *api.KVPair, sent time.Time, confirm bool) {
+			e.judge(ctx, t, session, pair, sent, confirm) // a consistent read that does not confirm ends the term
 		},
-		failed: func(err error, first bool) {
-			if first || !errors.Is(err, errUnanswered) { // hung reads: once per episode
+		Failed: func(err error, first bool) {
+			if first || !errors.Is(err, hold.ErrUnanswered) { // hung reads: once per episode
 				e.noteError(fmt.Errorf("confirm leadership: %w", err))
 			}
 			if first {
 				e.log.Warn("confirming leadership", "error", err, "deadline_in", t.Deadline().Sub(e.clock.Now()))
 			}
 		},
-		recovered: func() {
+		Recovered: func() {
 			e.log.Info("leadership confirmed again", "deadline_in", t.Deadline().Sub(e.clock.Now()))
 		}}
-	c.run(ctx)
-	<-done
-}
-
-// watchLoss follows the key with blocking queries (default consistency:
-// they only ever end a term, never confirm one) and ends the term as soon
-// as an answer shows the lock lost. After an error it starts again from a
-// fresh read.
-func (e *Elector) watchLoss(ctx context.Context, t *Term, session string, index uint64) {
-	b := e.newBackoff()
-	for ctx.Err() == nil {
-		pair, next, err := e.getKey(ctx, index, e.cfg.FollowerWait, false)
-		if err != nil {
-			d := b.NextBackOff()
-			if d < 0 || d > e.cfg.ConfirmInterval {
-				d = e.cfg.ConfirmInterval
-			}
-			if !sleep(ctx, e.clock, d) {
-				return
-			}
-			index = 0
-			continue
-		}
-		b.Reset()
-		index = next
-		e.judge(ctx, t, session, pair, time.Time{}, false)
-	}
+	k.Run(ctx)
 }
 
 // judge applies one read of the key to term t of session: it ends the
@@ -162,26 +126,15 @@ func (e *Elector) watchLoss(ctx context.Context, t *Term, session string, index 
 // and the lock is held, it moves the term's deadline. It reports whether
 // the term was confirmed.
 func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time, confirm bool) bool {
-	switch {
-	case !confirm && pair != nil && pair.ModifyIndex < t.token:
-		// A default-consistency read from before our acquire (a deposed
-		// Consul leader's stale state): it proves nothing.
-	case pair == nil || pair.ModifyIndex == 0: // get-or-empty answers a missing key with an empty entry
-		t.end(lost{ErrKeyDeleted})
-	case pair.Session == "":
-		t.endLost() // released or invalidated: lead finds out which, after
-	case pair.Session != session:
-		t.end(lost{ErrKeyTaken})
-	case !confirm:
-	case t.confirm(sent, e.cfg.DemoteAfter):
-		e.state.setError(nil, time.Time{})
-		e.metrics.confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
-		if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
-			e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
-		}
-		return true
+	if !hold.JudgeKey(t.h, session, t.token, pair, sent, confirm, e.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken}) {
+		return false
 	}
-	return false
+	e.state.setError(nil, time.Time{})
+	e.metrics.confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
+	if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
+		e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
+	}
+	return true
 }
 
 // lossReason tells, after the key was seen free, whether our session was

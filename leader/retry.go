@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // IsPermanent reports whether err is a Consul error that retrying will not
@@ -17,18 +17,7 @@ import (
 // Everything else (connection refused, timeouts, 429, 5xx, "No cluster
 // leader") is transient.
 func IsPermanent(err error) bool {
-	if errors.Is(err, ErrPermanent) || errors.Is(err, ErrForeignKey) {
-		return true
-	}
-	var se api.StatusError
-	if errors.As(err, &se) {
-		switch se.Code {
-		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
-			http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge:
-			return true
-		}
-	}
-	return false
+	return errors.Is(err, ErrPermanent) || errors.Is(err, ErrForeignKey) || hold.PermanentStatus(err)
 }
 
 // defaultBackoff is the backoff for transient errors: exponential from

@@ -2,8 +2,9 @@ package leader
 
 import (
 	"context"
-	"sync"
 	"time"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // A Term is one stretch of leadership: a read-only handle whose Context is
@@ -17,31 +18,15 @@ type Term struct {
 	token   uint64
 	started time.Time
 
-	ctx      context.Context
-	cancel   context.CancelCauseFunc
-	clock    clock
-	released chan struct{} // closed when the term is fully over (work done, key released)
-
-	mu        sync.Mutex
-	confirmed time.Time // send time of the latest request that confirmed the lock
-	deadline  time.Time // confirmed + DemoteAfter
-	timer     stopper
-	gen       uint64
-	ended     time.Time
-	reason    error         // the refined reason of a lost lock (see endLost)
-	refined   chan struct{} // closed once reason is final; nil unless endLost
+	h        *hold.Hold      // the hold on the key: context, deadline, reason
+	ctx      context.Context // h's context, carrying the term (TermFromContext)
+	released chan struct{}   // closed when the term is fully over (work done, key released)
 }
 
 func newTerm(parent context.Context, c clock, key, session string, token uint64, sent time.Time, demoteAfter time.Duration) *Term {
-	ctx, cancel := context.WithCancelCause(parent)
-	t := &Term{
-		key: key, session: session, token: token,
-		started: c.Now(), ctx: ctx, cancel: cancel, clock: c, released: make(chan struct{}),
-	}
-	t.ctx = context.WithValue(ctx, termKey{}, t)
-	t.mu.Lock()
-	t.arm(sent, demoteAfter)
-	t.mu.Unlock()
+	t := &Term{key: key, session: session, token: token, started: c.Now(), released: make(chan struct{}),
+		h: hold.New(parent, c, sent, demoteAfter, ErrConsulUnreachable, ErrLockLost)}
+	t.ctx = context.WithValue(t.h.Context(), termKey{}, t)
 	return t
 }
 
@@ -93,119 +78,47 @@ func (t *Term) Done() <-chan struct{} {
 // the elector has found out how it was lost, and returns ErrSessionInvalidated,
 // ErrKeyReleased, ErrKeyDeleted or ErrKeyTaken, each matching ErrLockLost too.
 func (t *Term) Reason() error {
-	if t.ctx == nil || t.ctx.Err() == nil { // a Term not made by an Elector has no reason
+	if t.h == nil { // a Term not made by an Elector has no reason
 		return nil
 	}
-	t.mu.Lock()
-	refined := t.refined
-	t.mu.Unlock()
-	if refined != nil {
-		<-refined
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		return t.reason
-	}
-	return context.Cause(t.ctx)
+	return t.h.Reason()
 }
 
 // Deadline is the moment the term ends unless Consul confirms the lock
 // again before it: the send time of the last confirming request plus
 // DemoteAfter.
 func (t *Term) Deadline() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.deadline
+	if t.h == nil {
+		return time.Time{}
+	}
+	return t.h.Deadline()
 }
 
 // Ended is when the term's context was cancelled (zero while it lasts).
 func (t *Term) Ended() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.ended
+	if t.h == nil {
+		return time.Time{}
+	}
+	return t.h.Ended()
 }
 
 // confirm records that a request sent at sent saw the lock still held,
-// and moves the deadline. It reports false if the term is already over, or
-// if its deadline passed before the confirmation arrived (then it ends it).
+// and moves the deadline (see hold.Hold.Confirm).
 func (t *Term) confirm(sent time.Time, demoteAfter time.Duration) bool {
-	t.mu.Lock()
-	if !t.ended.IsZero() {
-		t.mu.Unlock()
-		return false
-	}
-	if !t.clock.Now().Before(t.deadline) {
-		t.mu.Unlock()
-		t.end(ErrConsulUnreachable)
-		return false
-	}
-	if sent.After(t.confirmed) {
-		t.arm(sent, demoteAfter)
-	}
-	t.mu.Unlock()
-	return true
-}
-
-// arm sets the deadline to sent+demoteAfter; t.mu must be held.
-func (t *Term) arm(sent time.Time, demoteAfter time.Duration) {
-	if t.timer != nil {
-		t.timer.Stop()
-	}
-	t.gen++
-	gen := t.gen
-	t.confirmed, t.deadline = sent, sent.Add(demoteAfter)
-	t.timer = t.clock.AfterFunc(t.deadline.Sub(t.clock.Now()), func() { t.expire(gen) })
-}
-
-func (t *Term) expire(gen uint64) {
-	t.mu.Lock()
-	stale := gen != t.gen
-	t.mu.Unlock()
-	if !stale {
-		t.end(ErrConsulUnreachable)
-	}
+	return t.h.Confirm(sent, demoteAfter)
 }
 
 // end cancels the term with reason; only the first call has an effect. It
 // reports whether this call ended the term.
-func (t *Term) end(reason error) bool { return t.finish(reason, false) }
+func (t *Term) end(reason error) bool { return t.h.End(reason) }
 
 // endLost ends the term because its lock was lost, how exactly to be told
 // by refine: the term's context is cancelled now (with ErrLockLost), and
 // Reason waits for refine. It reports whether this call ended the term.
-func (t *Term) endLost() bool { return t.finish(ErrLockLost, true) }
+func (t *Term) endLost() bool { return t.h.EndLost() }
 
 // refine sets the reason of a term ended by endLost (no effect otherwise).
-func (t *Term) refine(reason error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.refined == nil || t.reason != nil {
-		return
-	}
-	t.reason = reason
-	close(t.refined)
-}
+func (t *Term) refine(reason error) { t.h.Refine(reason) }
 
 // needsRefine reports whether the term was ended by endLost and not yet refined.
-func (t *Term) needsRefine() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.refined != nil && t.reason == nil
-}
-
-func (t *Term) finish(reason error, lost bool) bool {
-	t.mu.Lock()
-	if !t.ended.IsZero() {
-		t.mu.Unlock()
-		return false
-	}
-	t.ended = t.clock.Now()
-	if t.timer != nil {
-		t.timer.Stop()
-	}
-	if lost {
-		t.refined = make(chan struct{})
-	}
-	t.mu.Unlock()
-	t.cancel(reason)
-	return true
-}
+func (t *Term) needsRefine() bool { return t.h.NeedsRefine() }

@@ -1,4 +1,4 @@
-package leader
+package hold
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func (f *fakeReads) read(ctx context.Context, sent time.Time) error {
 // The confirmer sends one read per interval to a healthy Consul, fast or
 // slow (no extra reads once it has seen the round trip), keeps
 // confirmations coming from a slow one, and against hung reads sends a
-// fresh one every gap with at most maxInflight in flight.
+// fresh one every gap with at most MaxInflight in flight.
 func TestConfirmerPacing(t *testing.T) {
 	const interval, gap, run = 500 * time.Millisecond, 50 * time.Millisecond, 2 * time.Second
 	tests := []struct {
@@ -59,21 +59,21 @@ func TestConfirmerPacing(t *testing.T) {
 	}{
 		{"fast", 5 * time.Millisecond, int(run/interval) + 1, false},
 		{"slower than gap", 80 * time.Millisecond, int(run/interval) + 3, false},
-		{"slow", 450 * time.Millisecond, int(run/interval) + maxInflight, false}, // extras only until the first answer
+		{"slow", 450 * time.Millisecond, int(run/interval) + MaxInflight, false}, // extras only until the first answer
 		{"hung", 0, int(run/gap) + 1, false},
 		{"aligned, as in a Group", 5 * time.Millisecond, int(run/interval) + 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeReads{rtt: tt.rtt}
-			c := &confirmer{interval: interval, gap: gap, clock: realClock{},
-				timeout: func() time.Duration { return 2 * time.Second }, read: f.read}
+			c := &Confirmer{Interval: interval, Gap: gap, Clock: RealClock{},
+				Timeout: func() time.Duration { return 2 * time.Second }, Read: f.read}
 			if tt.align {
-				c.align = time.Now().Add(-interval / 3) // another phase than the start's
+				c.Align = time.Now().Add(-interval / 3) // another phase than the start's
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), run)
 			defer cancel()
-			c.run(ctx)
+			c.Run(ctx)
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			t.Logf("rtt %v: %d reads, %d answered, at most %d in flight, newest confirmation at most %v old at an answer",
@@ -81,8 +81,8 @@ func TestConfirmerPacing(t *testing.T) {
 			if f.sent > tt.maxReads {
 				t.Errorf("%d reads in %v, want at most %d", f.sent, run, tt.maxReads)
 			}
-			if f.maxLive > maxInflight+1 { // a cancelled one may still be leaving
-				t.Errorf("%d reads in flight, want at most %d", f.maxLive, maxInflight+1)
+			if f.maxLive > MaxInflight+1 { // a cancelled one may still be leaving
+				t.Errorf("%d reads in flight, want at most %d", f.maxLive, MaxInflight+1)
 			}
 			if f.live != 0 {
 				t.Errorf("%d reads still in flight after run returned", f.live)

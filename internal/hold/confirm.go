@@ -1,18 +1,23 @@
-package leader
+package hold
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
 )
 
-// maxInflight bounds the confirming reads in flight for one term (or one
-// Group batch).
-const maxInflight = 8
+// MaxInflight bounds the confirming reads in flight for one hold (or one
+// batch of holds).
+const MaxInflight = 8
 
-// confirmer paces the consistent reads that confirm a term (or a batch of
-// terms). A read is dated by its send time, so what matters is how old the
+// ErrUnanswered: a confirming read got no answer before it was abandoned
+// (a hung connection, or Consul holding it): retried on a fresh request.
+var ErrUnanswered = errors.New("confirming read unanswered")
+
+// Confirmer paces the consistent reads that confirm a hold (a term, a held
+// lock, or a batch of them). A read is dated by its send time, so what matters is how old the
 // newest answered read is:
 //
 //   - While reads succeed, one goes out every interval after the send time
@@ -24,31 +29,31 @@ const maxInflight = 8
 //     of its own, so a hung request (a dead connection) delays nothing. A
 //     slow but healthy Consul, whose round trips the confirmer has seen,
 //     gets no extra reads.
-//   - At most maxInflight reads are in flight; when that many are, the
+//   - At most MaxInflight reads are in flight; when that many are, the
 //     next waits until the oldest is interval old, and cancels it (closing
 //     its connection). A read is abandoned timeout after its send time.
 //
 // So a leader rides out an outage of DemoteAfter - interval - gap - rtt,
 // whenever it starts (docs/safety.md).
-type confirmer struct {
-	interval, gap time.Duration
-	clock         clock
-	// align, when set, moves each regular read back to a multiple of
+type Confirmer struct {
+	Interval, Gap time.Duration
+	Clock         Clock
+	// Align, when set, moves each regular read back to a multiple of
 	// interval after it: confirmers sharing it (a Group's batches) then
 	// wake together instead of spread over the interval (the Go
 	// scheduler's cost of 16 loops), and no read goes out later than
 	// without it.
-	align time.Time
-	// timeout bounds one read from its send time (past it, its answer
+	Align time.Time
+	// Timeout bounds one read from its send time (past it, its answer
 	// could no longer confirm anything).
-	timeout func() time.Duration
-	// read sends one read, sent at sent, and applies its answer; it reports
+	Timeout func() time.Duration
+	// Read sends one read, sent at sent, and applies its answer; it reports
 	// the error of a failed read.
-	read func(ctx context.Context, sent time.Time) error
-	// failed and recovered, if set, are told of failed reads and of the
+	Read func(ctx context.Context, sent time.Time) error
+	// Failed and Recovered, if set, are told of failed reads and of the
 	// first success after them (see report).
-	failed    func(err error, first bool)
-	recovered func()
+	Failed    func(err error, first bool)
+	Recovered func()
 
 	failing atomic.Bool // in a run of failed reads
 }
@@ -93,32 +98,32 @@ func (s *schedule) apply(o outcome, now time.Time) {
 }
 
 // due is when the next read should go out.
-func (c *confirmer) due(s *schedule, now time.Time) time.Time {
+func (c *Confirmer) due(s *schedule, now time.Time) time.Time {
 	switch {
 	case s.newest == 0:
 		return now
 	case !s.okSent.Before(s.newestSent): // the newest read succeeded
-		next := s.okSent.Add(c.interval)
-		if !c.align.IsZero() {
-			off := next.Sub(c.align)
-			back := off % c.interval // the floor to a multiple of interval, also before align
+		next := s.okSent.Add(c.Interval)
+		if !c.Align.IsZero() {
+			off := next.Sub(c.Align)
+			back := off % c.Interval // the floor to a multiple of interval, also before align
 			if back < 0 {
-				back += c.interval
+				back += c.Interval
 			}
 			next = next.Add(-back)
 		}
 		return next
 	case s.newestDone: // it failed: try again soon
-		return s.newestSent.Add(c.gap)
+		return s.newestSent.Add(c.Gap)
 	default: // unanswered: another read once it is overdue
-		return s.newestSent.Add(min(max(c.gap, 2*s.rtt), c.interval))
+		return s.newestSent.Add(min(max(c.Gap, 2*s.rtt), c.Interval))
 	}
 }
 
-// run sends reads until ctx ends, then cancels those in flight and waits
+// Run sends reads until ctx ends, then cancels those in flight and waits
 // for them.
-func (c *confirmer) run(ctx context.Context) {
-	results := make(chan outcome, maxInflight+1)
+func (c *Confirmer) Run(ctx context.Context) {
+	results := make(chan outcome, MaxInflight+1)
 	s := &schedule{}
 	defer func() {
 		for _, f := range s.inflight {
@@ -129,20 +134,20 @@ func (c *confirmer) run(ctx context.Context) {
 		}
 	}()
 	for {
-		now := c.clock.Now()
+		now := c.Clock.Now()
 		next := c.due(s, now)
 		if !next.After(now) {
-			if wait, ok := s.room(c.interval, now); !ok {
+			if wait, ok := s.room(c.Interval, now); !ok {
 				next = wait // full: wait for an answer or for the oldest to age
 			} else {
 				c.send(ctx, s, now, results)
 				continue
 			}
 		}
-		fired, timer := after(c.clock, next.Sub(now))
+		fired, timer := After(c.Clock, next.Sub(now))
 		select {
 		case o := <-results:
-			s.apply(o, c.clock.Now())
+			s.apply(o, c.Clock.Now())
 		case <-fired:
 		case <-ctx.Done():
 		}
@@ -153,7 +158,7 @@ func (c *confirmer) run(ctx context.Context) {
 	}
 }
 
-// room reports whether a read may be sent now; when maxInflight are live,
+// room reports whether a read may be sent now; when MaxInflight are live,
 // it cancels the oldest if it is interval old, else it returns when that
 // will be.
 func (s *schedule) room(interval time.Duration, now time.Time) (time.Time, bool) {
@@ -167,7 +172,7 @@ func (s *schedule) room(interval time.Duration, now time.Time) (time.Time, bool)
 			}
 		}
 	}
-	if live < maxInflight {
+	if live < MaxInflight {
 		return time.Time{}, true
 	}
 	f := &s.inflight[oldest]
@@ -179,35 +184,35 @@ func (s *schedule) room(interval time.Duration, now time.Time) (time.Time, bool)
 	return time.Time{}, true
 }
 
-func (c *confirmer) send(ctx context.Context, s *schedule, now time.Time, results chan<- outcome) {
+func (c *Confirmer) send(ctx context.Context, s *schedule, now time.Time, results chan<- outcome) {
 	s.newest++
 	s.newestSent, s.newestDone = now, false
-	rctx, cancel := context.WithTimeout(ctx, c.timeout())
+	rctx, cancel := context.WithTimeout(ctx, c.Timeout())
 	s.inflight = append(s.inflight, flight{id: s.newest, sent: now, cancel: cancel})
 	go func(id uint64) {
-		err := c.read(rctx, now)
+		err := c.Read(rctx, now)
 		cancel()
 		c.report(ctx, rctx, now, err)
 		results <- outcome{id, now, err}
 	}(s.newest)
 }
 
-// report hands a read's failure to failed (first tells whether it begins
+// report hands a read's failure to Failed (first tells whether it begins
 // a run of failures: an episode), a read abandoned by the confirmer being
-// errUnanswered, and the end of an episode to recovered. Nothing is
+// ErrUnanswered, and the end of an episode to Recovered. Nothing is
 // reported once ctx has ended.
-func (c *confirmer) report(ctx, rctx context.Context, sent time.Time, err error) {
+func (c *Confirmer) report(ctx, rctx context.Context, sent time.Time, err error) {
 	switch {
 	case ctx.Err() != nil:
 	case err != nil:
 		if rctx.Err() != nil { // abandoned: hung, not a Consul answer
-			err = fmt.Errorf("%w (no answer within %v)", errUnanswered, c.clock.Now().Sub(sent).Round(time.Millisecond))
+			err = fmt.Errorf("%w (no answer within %v)", ErrUnanswered, c.Clock.Now().Sub(sent).Round(time.Millisecond))
 		}
-		if c.failed != nil {
-			c.failed(err, !c.failing.Swap(true))
+		if c.Failed != nil {
+			c.Failed(err, !c.failing.Swap(true))
 		}
-	case c.failing.Swap(false) && c.recovered != nil:
-		c.recovered()
+	case c.failing.Swap(false) && c.Recovered != nil:
+		c.Recovered()
 	}
 }
 

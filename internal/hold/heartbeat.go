@@ -1,0 +1,242 @@
+package hold
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
+)
+
+// SerfCheckID is the agent's node health check, linked to every session
+// (Consul's default): it invalidates the session when the node fails.
+const SerfCheckID = "serfHealth"
+
+// Heartbeat keeps a service check passing on the local agent. The check
+// is linked to every session that uses it, so a dead or wedged process
+// loses its sessions CheckTTL after its last pass. It also renews one
+// session when a SessionTTL is configured. Its goroutine is started and
+// stopped (and waited for) by its owner: an Elector's Run, a Group, or a
+// lock Session.
+//
+// The heartbeat's goroutine alone decides whether the check is healthy
+// (registered on the agent and passing): after any failed pass (the agent
+// restarted without its state, or could not be reached, so that it may have
+// restarted) it registers the check again, passing, before it lets a
+// session be created; session creation that finds the check missing or
+// critical only asks it to verify (suspect).
+type Heartbeat struct {
+	HeartbeatConfig
+	checkID string
+
+	mu        sync.Mutex
+	healthyCh chan struct{} // closed while the check is known registered and passing
+	suspectCh chan struct{} // a nudge to register again (buffered 1)
+	session   atomic.Value  // string: the session to renew (SessionTTL)
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// HeartbeatConfig is what a Heartbeat needs; every field is required
+// except Meta and SessionTTL.
+type HeartbeatConfig struct {
+	Client                  *api.Client
+	ServiceID, ServiceName  string // the service registered; its check is ServiceID + ":lease"
+	Meta                    map[string]string
+	CheckTTL, Deregister    time.Duration
+	Timeout, PermanentRetry time.Duration // RequestTimeout, PermanentErrorRetry
+	SessionTTL              time.Duration // 0: the session has no TTL to renew
+	Clock                   Clock
+	Log                     hclog.Logger
+	Note                    func(error)      // where its errors go: Status and metrics
+	IsPermanent             func(error) bool // which errors retrying will not fix
+}
+
+// NewHeartbeat returns a heartbeat for a check with cfg's timings; Start
+// runs it.
+func NewHeartbeat(cfg HeartbeatConfig) *Heartbeat {
+	h := &Heartbeat{HeartbeatConfig: cfg, checkID: cfg.ServiceID + ":lease",
+		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1)}
+	h.session.Store("")
+	return h
+}
+
+// CheckID is the ID of the TTL check, to link to sessions.
+func (h *Heartbeat) CheckID() string { return h.checkID }
+
+// SetSession names the session to renew (when SessionTTL is set).
+func (h *Heartbeat) SetSession(id string) { h.session.Store(id) }
+
+// Start runs the heartbeat until stop; a heartbeat can be started again
+// after it stopped (a Group restarted).
+func (h *Heartbeat) Start(ctx context.Context) {
+	ctx, h.cancel = context.WithCancel(ctx)
+	h.done = make(chan struct{})
+	h.setHealthy(false)
+	go h.loop(ctx, h.done)
+}
+
+func (h *Heartbeat) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	var lastRenew time.Time
+	for {
+		wait := h.beat(ctx)
+		if h.SessionTTL > 0 && h.Clock.Now().Sub(lastRenew) >= h.SessionTTL/3 {
+			if id, _ := h.session.Load().(string); id != "" {
+				if err := h.renew(ctx, id); err == nil {
+					lastRenew = h.Clock.Now()
+				} else if ctx.Err() == nil {
+					h.Note(fmt.Errorf("renew session: %w", err))
+				}
+			}
+		}
+		if !h.pause(ctx, wait) {
+			return
+		}
+	}
+}
+
+// pause waits d, or less if asked to verify the check (suspect); it
+// reports false when ctx ended.
+func (h *Heartbeat) pause(ctx context.Context, d time.Duration) bool {
+	fired, t := After(h.Clock, d)
+	defer t.Stop()
+	select {
+	case <-h.suspectCh:
+		h.setHealthy(false) // verify by registering again
+		return true
+	case <-fired:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// beat registers the check (when not known healthy) or passes it, and
+// returns how long to wait before the next beat.
+func (h *Heartbeat) beat(ctx context.Context) time.Duration {
+	wait := h.CheckTTL / 3
+	if !h.isHealthy() {
+		err := h.register(ctx)
+		if err == nil {
+			h.setHealthy(true)
+			return wait
+		}
+		if ctx.Err() != nil {
+			return wait
+		}
+		err = fmt.Errorf("register service check: %w", err)
+		h.Note(err)
+		if h.IsPermanent(err) {
+			h.Log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", h.PermanentRetry)
+			return h.PermanentRetry
+		}
+		h.Log.Warn("consul error; retrying", "error", err, "service_id", h.ServiceID)
+		return wait
+	}
+	if err := h.pass(ctx); err != nil && ctx.Err() == nil {
+		// The agent lost the check (restarted without its state) or could
+		// not be reached (and may have restarted): register it again at once,
+		// and create no session until that succeeded.
+		h.setHealthy(false)
+		err = fmt.Errorf("pass the session's check: %w", err)
+		h.Note(err)
+		h.Log.Warn("passing the session's check; registering it again", "error", err, "check_id", h.checkID)
+		return 0
+	}
+	return wait
+}
+
+func (h *Heartbeat) isHealthy() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return isClosed(h.healthyCh)
+}
+
+// setHealthy is called by the heartbeat's goroutine (and by Start) only.
+func (h *Heartbeat) setHealthy(ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch was := isClosed(h.healthyCh); {
+	case ok && !was:
+		close(h.healthyCh)
+	case !ok && was:
+		h.healthyCh = make(chan struct{})
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitHealthy waits until the check is registered and passing, or ctx ends.
+func (h *Heartbeat) WaitHealthy(ctx context.Context) error {
+	h.mu.Lock()
+	ch := h.healthyCh
+	h.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Suspect asks the heartbeat to verify its check by registering it again
+// (session creation found it missing or critical).
+func (h *Heartbeat) Suspect() {
+	select {
+	case h.suspectCh <- struct{}{}:
+	default:
+	}
+}
+
+// Stop ends the heartbeat, waits for it, and deregisters the service
+// (which removes the check) within ctx.
+func (h *Heartbeat) Stop(ctx context.Context) {
+	h.cancel()
+	<-h.done
+	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	if err := h.Client.Agent().ServiceDeregisterOpts(h.ServiceID, (&api.QueryOptions{}).WithContext(rctx)); err != nil {
+		h.Log.Warn("deregistering the session's service", "error", err, "service_id", h.ServiceID)
+	}
+}
+
+func (h *Heartbeat) register(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	reg := &api.AgentServiceRegistration{
+		ID: h.ServiceID, Name: h.ServiceName, Meta: h.Meta,
+		Check: &api.AgentServiceCheck{
+			CheckID: h.checkID, Name: "consulelect lease", TTL: h.CheckTTL.String(), Status: api.HealthPassing,
+			DeregisterCriticalServiceAfter: h.Deregister.String(),
+		},
+	}
+	return h.Client.Agent().ServiceRegisterOpts(reg, api.ServiceRegisterOpts{ReplaceExistingChecks: true}.WithContext(rctx))
+}
+
+// pass passes the TTL check. The output never changes, so the agent does
+// not forward anything to the servers: the heartbeat is agent-local.
+func (h *Heartbeat) pass(ctx context.Context) error {
+	// Bounded by the beat: a pass hung on a dead connection must not hold
+	// up the next beat (and the registration after a failure).
+	rctx, cancel := context.WithTimeout(ctx, min(h.Timeout, h.CheckTTL/3))
+	defer cancel()
+	return h.Client.Agent().UpdateTTLOpts(h.checkID, "", api.HealthPassing, (&api.QueryOptions{}).WithContext(rctx))
+}
+
+func (h *Heartbeat) renew(ctx context.Context, id string) error {
+	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	_, _, err := h.Client.Session().Renew(id, (&api.WriteOptions{}).WithContext(rctx))
+	return err
+}

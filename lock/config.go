@@ -1,0 +1,128 @@
+package lock
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/consulelect/consulelect/internal/hold"
+)
+
+// Defaults. They are the leader package's, for the same reasons
+// (docs/safety.md, "Choosing the defaults").
+const (
+	// DefaultLockDelay is the session lock-delay: after Consul invalidates
+	// the session, no one can take its locks for this long (for a
+	// semaphore, no contender prunes its slot before it). It gives a
+	// cut-off holder time to notice and stop.
+	DefaultLockDelay = 2600 * time.Millisecond
+	// DefaultDemoteAfter is how long a holder keeps a lock without a
+	// confirmation from Consul, counted from when the last confirming
+	// request was sent.
+	DefaultDemoteAfter = 2 * time.Second
+	// DefaultConfirmInterval is how often a holder confirms each held lock
+	// with a consistent read.
+	DefaultConfirmInterval = 500 * time.Millisecond
+	// DefaultCheckTTL is the TTL of the check that ties the session to this
+	// process: a crashed process loses its locks after at most this long
+	// (plus LockDelay before another holder can start).
+	DefaultCheckTTL = 1200 * time.Millisecond
+	// DefaultRequestTimeout bounds every non-blocking Consul request.
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultWaitTime is the wait of a waiter's blocking query; a waiter is
+	// woken by any change, so this only bounds how long a hung request goes
+	// unnoticed.
+	DefaultWaitTime = 5 * time.Minute
+	// DefaultServiceName names the service whose TTL check is linked to
+	// the session.
+	DefaultServiceName = "consulelect-lock"
+)
+
+// Config configures a Session. Zero durations take the defaults above.
+type Config struct {
+	// Identity names this process in lock values and logs. Default
+	// "<hostname>-<pid>".
+	Identity string
+	// Datacenter to use; empty means the agent's.
+	Datacenter string
+	// ServiceName names the service registered on the local agent whose
+	// TTL check is linked to the session. Default DefaultServiceName.
+	ServiceName string
+
+	// LockDelay, DemoteAfter, ConfirmInterval and CheckTTL are the
+	// safety-relevant timings, with the elector's rules: LockDelay -
+	// DemoteAfter >= max(250ms, LockDelay/10), ConfirmInterval <=
+	// DemoteAfter/3.
+	LockDelay       time.Duration
+	DemoteAfter     time.Duration
+	ConfirmInterval time.Duration
+	CheckTTL        time.Duration
+	RequestTimeout  time.Duration
+	WaitTime        time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.LockDelay, DefaultLockDelay)
+	def(&c.DemoteAfter, DefaultDemoteAfter)
+	def(&c.ConfirmInterval, DefaultConfirmInterval)
+	def(&c.CheckTTL, DefaultCheckTTL)
+	def(&c.RequestTimeout, DefaultRequestTimeout)
+	def(&c.WaitTime, DefaultWaitTime)
+	if c.ServiceName == "" {
+		c.ServiceName = DefaultServiceName
+	}
+	if c.Identity == "" {
+		host, _ := os.Hostname()
+		c.Identity = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if err := hold.CheckTimings(c.LockDelay, c.DemoteAfter, c.ConfirmInterval, c.CheckTTL, c.RequestTimeout); err != nil {
+		return bad("%v", err)
+	}
+	if err := hold.CheckBounds(hold.Bound{Name: "WaitTime", V: c.WaitTime, Min: time.Second, Why: "shorter blocking queries are polling"}); err != nil {
+		return bad("%v", err)
+	}
+	switch {
+	case c.ConfirmInterval > c.DemoteAfter/3:
+		return bad("ConfirmInterval (%v) must be at most DemoteAfter/3 (%v)", c.ConfirmInterval, c.DemoteAfter/3)
+	case c.WaitTime > 10*time.Minute:
+		return bad("WaitTime (%v) must be at most 10m (Consul's limit)", c.WaitTime)
+	case strings.ContainsAny(c.ServiceName, "/ \t\n"):
+		return bad("ServiceName %q must not contain '/' or spaces", c.ServiceName)
+	}
+	return nil
+}
+
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// validateKey applies Consul's rules for KV keys (and keeps the prefix
+// a semaphore or a queue adds under it legal).
+func validateKey(what, key string) error {
+	var why string
+	switch {
+	case key == "":
+		why = "must not be empty"
+	case strings.HasPrefix(key, "/"):
+		why = "must not start with '/'"
+	case strings.HasSuffix(key, "/"):
+		why = "must not end with '/'"
+	case len(key) > 400:
+		why = "must be at most 400 bytes (the keys under it take the rest of Consul's 512)"
+	case strings.ContainsAny(key, "\x00\n\r\t?#%"):
+		why = "must not contain control characters, '?', '#' or '%'"
+	default:
+		return nil
+	}
+	return bad("%s %q %s", what, key, why)
+}

@@ -1,0 +1,295 @@
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
+)
+
+// A Mutex is a lock on one Consul key, interoperable with api.Lock and
+// `consul lock` on the same key (api.LockFlagValue). Waiters among
+// consulelect clients are served in arrival order: each waiting process
+// has an entry under "<key>/.queue/", and only the oldest live entry tries
+// to acquire when the key comes free, so a handoff costs one attempt.
+// Clients of other libraries are not in the queue (they may cut in). A
+// Mutex is safe for concurrent use; goroutines of one process take turns.
+type Mutex struct {
+	s     *Session
+	key   string
+	queue string // key + "/.queue/"
+	value []byte
+}
+
+// Mutex returns the mutex on key. The key must be a valid Consul key (the
+// error names it); nothing is sent to Consul.
+func (s *Session) Mutex(key string) (*Mutex, error) {
+	if err := validateKey("Mutex key", key); err != nil {
+		return nil, err
+	}
+	v, _ := json.Marshal(map[string]string{"holder": s.cfg.Identity})
+	return &Mutex{s: s, key: key, queue: key + "/.queue/", value: v}, nil
+}
+
+// Key is the Consul key locked.
+func (m *Mutex) Key() string { return m.key }
+
+// Lock waits until the lock is held, or ctx ends (then it returns ctx's
+// error, with the last Consul error if there was one), and returns the
+// held lock. A permanent Consul error (ACL denied, a key used with
+// foreign flags: ErrForeignKey) is returned at once. It never returns a
+// nil Held without an error.
+func (m *Mutex) Lock(ctx context.Context) (*Held, error) { return m.lock(ctx, false) }
+
+// TryLock takes the lock if it is free and no other consulelect client
+// waits for it; otherwise it returns ErrLocked at once (after one read).
+// It still waits for Consul to answer, within ctx.
+func (m *Mutex) TryLock(ctx context.Context) (*Held, error) { return m.lock(ctx, true) }
+
+func (m *Mutex) lock(ctx context.Context, try bool) (*Held, error) {
+	leave, err := m.s.takeTurn(ctx, m.key, try)
+	if err != nil {
+		return nil, fmt.Errorf("lock %q: %w", m.key, err)
+	}
+	l, err := m.contend(ctx, try, leave)
+	if err != nil {
+		leave()
+		return nil, fmt.Errorf("lock %q: %w", m.key, err)
+	}
+	return l, nil
+}
+
+// queueState is one read of the key and its queue.
+type queueState struct {
+	key  *api.KVPair   // nil when the key does not exist
+	live []*api.KVPair // queue entries of live sessions, oldest first
+	dead []*api.KVPair // entries whose session is gone
+}
+
+func (q *queueState) free(session string) bool {
+	return q.key == nil || q.key.Session == "" || q.key.Session == session
+}
+
+func (q *queueState) first(session string) bool {
+	return len(q.live) == 0 || q.live[0].Session == session
+}
+
+// contend is the wait for the key: read it and the queue, acquire when the
+// key is free and we are first, else join the queue and wait for a change.
+func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, error) {
+	var (
+		index    uint64
+		queued   string    // the session our queue entry belongs to
+		seenFree time.Time // when the key was first seen free
+		last     error
+	)
+	b := m.s.newBackoff()
+	retry := func(err error) error {
+		last = err
+		if isPermanent(err) || !hold.Sleep(ctx, m.s.clock, b.NextBackOff()) {
+			return waitErr("wait", ctx, last)
+		}
+		index = 0
+		return nil
+	}
+	defer func() {
+		if queued != "" {
+			m.dequeue(queued)
+		}
+	}()
+	for {
+		sid, err := m.s.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if queued != sid {
+			queued = "" // the session was replaced: its entry went with it
+		}
+		q, next, err := m.read(ctx, index)
+		if err != nil {
+			if err := retry(err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		index = next
+		if q.key != nil && q.key.Flags != 0 && q.key.Flags != api.LockFlagValue {
+			return nil, fmt.Errorf("%w (flags %#x)", ErrForeignKey, q.key.Flags)
+		}
+		m.clean(ctx, q.dead)
+		switch free := q.free(sid); {
+		case !free:
+			seenFree = time.Time{}
+		case seenFree.IsZero():
+			seenFree = m.s.clock.Now()
+		}
+		if q.free(sid) && q.first(sid) {
+			sent := m.s.clock.Now()
+			pair, out, err := m.acquire(ctx, sid, queued)
+			switch {
+			case err != nil:
+				if err := retry(err); err != nil {
+					return nil, err
+				}
+				continue
+			case out == hold.Acquired:
+				b.Reset()
+				queued = ""
+				return m.held(sid, pair, sent, leave)
+			case out == hold.SessionGone:
+				m.s.forget(sid)
+				index = 0
+				continue
+			case out == hold.LockDelayed:
+				// The previous holder's session was invalidated at or
+				// before seenFree: its lock-delay (assumed ours) ends by
+				// seenFree + LockDelay.
+				if !hold.Sleep(ctx, m.s.clock, seenFree.Add(m.s.cfg.LockDelay+10*time.Millisecond).Sub(m.s.clock.Now())) {
+					return nil, waitErr("wait", ctx, last)
+				}
+				index = 0
+				continue
+			}
+			// Held by another after all: wait for the change.
+		}
+		if try {
+			return nil, ErrLocked
+		}
+		if queued == "" {
+			if err := m.enqueue(ctx, sid); err != nil {
+				if err := retry(err); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			queued, index = sid, 0
+		}
+	}
+}
+
+// read lists the key and its queue, blocking while their index is index
+// (0: at once).
+func (m *Mutex) read(ctx context.Context, index uint64) (*queueState, uint64, error) {
+	wait := m.s.cfg.WaitTime
+	if index == 0 {
+		wait = 0
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait+wait/16+m.s.cfg.RequestTimeout)
+	defer cancel()
+	q := &api.QueryOptions{Datacenter: m.s.cfg.Datacenter, WaitIndex: index, WaitTime: wait}
+	pairs, meta, err := m.s.client.KV().List(m.key, q.WithContext(rctx))
+	if err != nil {
+		return nil, 0, err
+	}
+	st := &queueState{}
+	for _, p := range pairs {
+		switch {
+		case p.Key == m.key:
+			st.key = p
+		case !strings.HasPrefix(p.Key, m.queue):
+		case p.Session == "":
+			st.dead = append(st.dead, p)
+		default:
+			st.live = append(st.live, p)
+		}
+	}
+	sort.Slice(st.live, func(i, j int) bool { return st.live[i].CreateIndex < st.live[j].CreateIndex })
+	return st, hold.NextIndex(meta.LastIndex, index), nil
+}
+
+// acquire locks the key for session in one transaction that also removes
+// our queue entry; its result carries the fencing token.
+func (m *Mutex) acquire(ctx context.Context, session, queued string) (*api.KVPair, hold.Outcome, error) {
+	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+	defer cancel()
+	ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVLock, Key: m.key, Value: m.value, Flags: api.LockFlagValue, Session: session}}}
+	if queued != "" {
+		ops = append(ops, &api.TxnOp{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: m.queue + queued}})
+	}
+	res, out, err := hold.Acquire(rctx, m.s.client, &api.QueryOptions{Datacenter: m.s.cfg.Datacenter}, ops)
+	switch {
+	case out == hold.Refused:
+		return nil, 0, fmt.Errorf("%w: acquire: %w", ErrPermanent, err)
+	case err != nil || out != hold.Acquired:
+		return nil, out, err
+	}
+	return res[0].KV, out, nil
+}
+
+// enqueue adds our entry to the queue, held by session so that it goes
+// with it.
+func (m *Mutex) enqueue(ctx context.Context, session string) error {
+	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+	defer cancel()
+	ok, _, err := m.s.client.KV().Acquire(&api.KVPair{Key: m.queue + session, Session: session, Value: m.value}, m.s.writeOpts(rctx))
+	if err == nil && !ok {
+		m.s.forget(session)
+		err = errors.New("queue entry refused: session gone")
+	}
+	return err
+}
+
+// dequeue removes our entry after a wait that ended without the lock.
+// Left behind, it would hold up the queue while our session lives, so a
+// failed delete is retried in the background.
+func (m *Mutex) dequeue(session string) {
+	m.s.persist("leave the lock queue of "+m.key, func(ctx context.Context) error {
+		_, err := m.s.client.KV().Delete(m.queue+session, m.s.writeOpts(ctx))
+		return err
+	})
+}
+
+// clean deletes queue entries left by sessions that are gone.
+func (m *Mutex) clean(ctx context.Context, dead []*api.KVPair) {
+	for _, p := range dead {
+		rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+		_, _, _ = m.s.client.KV().DeleteCAS(p, m.s.writeOpts(rctx))
+		cancel()
+	}
+}
+
+// held starts the hold on the key, acquired by a request sent at sent.
+func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, leave func()) (*Held, error) {
+	token := pair.ModifyIndex
+	release := func(ctx context.Context, reason error) error {
+		if errors.Is(reason, ErrLockLost) {
+			return nil // not ours any more
+		}
+		rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+		defer cancel()
+		_, _, err := m.s.client.KV().Release(&api.KVPair{Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}, m.s.writeOpts(rctx))
+		return err
+	}
+	keep := func(l *Held) {
+		k := &hold.Keeper[*api.KVPair]{Interval: m.s.cfg.ConfirmInterval, DemoteAfter: m.s.cfg.DemoteAfter,
+			Wait: m.s.cfg.WaitTime, Index: token, Clock: m.s.clock, NewBackoff: m.s.newBackoff,
+			Read: m.getKey,
+			Judge: func(p *api.KVPair, sent time.Time, confirm bool) {
+				hold.JudgeKey(l.h, session, token, p, sent, confirm, m.s.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken})
+			},
+			Failed: func(err error, first bool) {
+				if first {
+					m.s.log.Warn("confirming a held lock", "key", m.key, "error", err, "deadline_in", l.Deadline().Sub(m.s.clock.Now()))
+				}
+			}}
+		k.Run(l.Context())
+	}
+	l := m.s.newHeld(m.key, session, token, sent, leave, release, keep)
+	if l == nil { // the session closed meanwhile
+		_ = release(context.Background(), ErrClosed)
+		return nil, ErrClosed
+	}
+	return l, nil
+}
+
+// getKey reads the key (see hold.Keeper.Read).
+func (m *Mutex) getKey(ctx context.Context, index uint64, wait time.Duration, consistent bool) (*api.KVPair, uint64, error) {
+	return hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, m.key, index, wait, m.s.cfg.RequestTimeout, consistent)
+}

@@ -1,0 +1,305 @@
+package lock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/consulelect/consulelect/internal/hold"
+)
+
+// A Session is this process's Consul session for locks: one session,
+// linked to one TTL check that the Session keeps passing on the local
+// agent, serves every Mutex and Semaphore of the process (like etcd's
+// concurrency.Session), so a lock cycle costs two raft writes (acquire,
+// release). If the process dies, the check goes critical within CheckTTL
+// and Consul invalidates the session, which releases its locks.
+//
+// The Consul session is created at the first Lock and created again after
+// Consul invalidated it. Goroutines of one process that lock the same key
+// take turns in the process, in arrival order, before they contend in
+// Consul (a session cannot hold a key twice). Close releases what is held.
+// A Session is safe for concurrent use.
+type Session struct {
+	client     *api.Client
+	cfg        Config
+	log        hclog.Logger
+	clock      hold.Clock
+	newBackoff func() backoff.BackOff
+	serviceID  string
+	hb         *hold.Heartbeat
+
+	create sync.Mutex // one session creation at a time
+	mu     sync.Mutex
+	id     string // the Consul session; "" until created, or after it was lost
+	closed bool
+	turns  map[string]*turn
+	held   map[*Held]struct{}
+	wg     sync.WaitGroup // the goroutines of held locks
+}
+
+// Option configures a Session.
+type Option func(*Session)
+
+// WithLogger sets the logger (default, and for nil: none).
+func WithLogger(l hclog.Logger) Option {
+	return func(s *Session) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// NewSession returns a Session for cfg on client and starts passing its
+// check; Close stops it. Zero timings take their defaults; a config that
+// breaks a rule is refused with an error that wraps ErrInvalidConfig and
+// names the field. NewSession does not wait for Consul.
+func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error) {
+	if client == nil {
+		return nil, bad("nil Consul client")
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Session{client: client, cfg: cfg, log: hclog.NewNullLogger(), clock: hold.RealClock{},
+		newBackoff: defaultBackoff, turns: map[string]*turn{}, held: map[*Held]struct{}{}}
+	for _, o := range opts {
+		o(s)
+	}
+	s.serviceID = newServiceID(cfg.ServiceName)
+	s.hb = hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: s.serviceID, ServiceName: cfg.ServiceName,
+		Meta: map[string]string{"consulelect_identity": cfg.Identity}, CheckTTL: cfg.CheckTTL,
+		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry,
+		Clock: s.clock, Log: s.log, Note: func(error) {}, IsPermanent: isPermanent})
+	s.hb.Start(context.Background())
+	return s, nil
+}
+
+// Consul's minimum for removing a crashed process's service, and how
+// often the check's registration is retried after a permanent error.
+const (
+	deregisterAfter = time.Minute
+	permanentRetry  = 5 * time.Second
+)
+
+func newServiceID(name string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return name + "-" + hex.EncodeToString(b[:])
+}
+
+func defaultBackoff() backoff.BackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 50*time.Millisecond, time.Second
+	b.RandomizationFactor, b.MaxElapsedTime = 0.5, 0
+	b.Reset()
+	return b
+}
+
+func isPermanent(err error) bool {
+	return errors.Is(err, ErrPermanent) || errors.Is(err, ErrForeignKey) ||
+		errors.Is(err, ErrLimitConflict) || hold.PermanentStatus(err)
+}
+
+// current returns the Consul session, creating it if there is none.
+func (s *Session) current(ctx context.Context) (string, error) {
+	s.create.Lock()
+	defer s.create.Unlock()
+	s.mu.Lock()
+	id, closed := s.id, s.closed
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return "", ErrClosed
+	case id != "":
+		return id, nil
+	}
+	var last error
+	b := s.newBackoff()
+	id, err := hold.CreateSession(ctx, s.client, s.hb, hold.SessionSpec{
+		Name: "consulelect lock " + s.cfg.Identity, LockDelay: s.cfg.LockDelay,
+		Datacenter: s.cfg.Datacenter, Timeout: s.cfg.RequestTimeout,
+	}, func(err error) bool {
+		last = err
+		if isPermanent(err) {
+			return false
+		}
+		return hold.Sleep(ctx, s.clock, b.NextBackOff())
+	})
+	if err != nil || id == "" {
+		return "", waitErr("create session", ctx, last)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // closed meanwhile: Close destroys what it knows, so do it here
+		go s.destroy(context.Background(), id)
+		return "", ErrClosed
+	}
+	s.id = id
+	s.log.Debug("session created", "session", id)
+	return id, nil
+}
+
+// forget drops session id after Consul said it no longer exists.
+func (s *Session) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.id == id {
+		s.id = ""
+	}
+}
+
+// waitErr is the error of a wait that ended: a permanent Consul error as
+// it is, else ctx's error with the last Consul error, if any.
+func waitErr(op string, ctx context.Context, last error) error {
+	switch {
+	case last != nil && isPermanent(last):
+		if errors.Is(last, ErrPermanent) || errors.Is(last, ErrForeignKey) || errors.Is(last, ErrLimitConflict) {
+			return fmt.Errorf("%s: %w", op, last)
+		}
+		return fmt.Errorf("%s: %w: %w", op, ErrPermanent, last)
+	case ctx.Err() != nil && last != nil:
+		return fmt.Errorf("%s: %w (last consul error: %v)", op, ctx.Err(), last)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return fmt.Errorf("%s: %w", op, last)
+}
+
+func (s *Session) destroy(ctx context.Context, id string) {
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := s.client.Session().Destroy(id, s.writeOpts(rctx)); err != nil {
+		s.log.Warn("destroying the lock session", "error", err, "session", id)
+	}
+}
+
+// Close ends every lock still held: their contexts are cancelled with
+// ErrClosed, and Close waits (within ctx) for their holders to Unlock
+// (Do does so when its function returns), so that no lock is released
+// while its holder's work may still run. Then it destroys the Consul
+// session (a lock whose holder did not Unlock in time is then kept from
+// others for LockDelay, Consul's lock-delay, or by the semaphore's
+// pruning rule), stops the check and removes it. Later Locks fail with
+// ErrClosed; a second Close returns ErrClosed.
+func (s *Session) Close(ctx context.Context) error {
+	s.create.Lock() // no session is being created past this point
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.create.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	id := s.id
+	held := make([]*Held, 0, len(s.held))
+	for h := range s.held {
+		held = append(held, h)
+	}
+	s.mu.Unlock()
+	s.create.Unlock()
+	for _, h := range held {
+		h.end(ErrClosed)
+	}
+	var err error
+	for _, h := range held {
+		select {
+		case <-h.cleaned:
+		case <-ctx.Done():
+			err = fmt.Errorf("close: %q still held at the deadline (not unlocked): %w", h.key, ctx.Err())
+		}
+	}
+	s.wg.Wait()
+	if id != "" {
+		s.destroy(ctx, id)
+	}
+	s.hb.Stop(ctx)
+	return err
+}
+
+func (s *Session) track(h *Held) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.held[h] = struct{}{}
+	return true
+}
+
+func (s *Session) untrack(h *Held) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.held, h)
+}
+
+func (s *Session) writeOpts(ctx context.Context) *api.WriteOptions {
+	return (&api.WriteOptions{Datacenter: s.cfg.Datacenter}).WithContext(ctx)
+}
+
+func (s *Session) queryOpts(ctx context.Context) *api.QueryOptions {
+	return (&api.QueryOptions{Datacenter: s.cfg.Datacenter}).WithContext(ctx)
+}
+
+// sessionExists tells whether the session still exists (for the reason of
+// a loss); errors count as "exists", the milder reason.
+func (s *Session) sessionExists(ctx context.Context, id string) bool {
+	rctx, cancel := context.WithTimeout(ctx, min(s.cfg.RequestTimeout, s.cfg.ConfirmInterval))
+	defer cancel()
+	e, _, err := s.client.Session().Info(id, s.queryOpts(rctx))
+	return err != nil || e != nil
+}
+
+func (s *Session) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// persist runs op (one request, within RequestTimeout) and, if it fails,
+// retries it in the background until it succeeds or the Session closes.
+func (s *Session) persist(what string, op func(ctx context.Context) error) {
+	try := func() error {
+		rctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+		defer cancel()
+		return op(rctx)
+	}
+	if err := try(); err == nil {
+		return
+	} else {
+		s.log.Warn("consul error; retrying in the background", "op", what, "error", err)
+	}
+	s.spawn(func() {
+		b := s.newBackoff()
+		for !s.isClosed() && hold.Sleep(context.Background(), s.clock, b.NextBackOff()) {
+			if try() == nil {
+				return
+			}
+		}
+	})
+}
+
+// spawn runs f on a goroutine that Close waits for; after Close it runs
+// nothing and reports false.
+func (s *Session) spawn(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}

@@ -1,0 +1,52 @@
+package lock
+
+import "context"
+
+// A turn serialises, within the process, the goroutines that want one
+// key: a session can hold a key only once, so only the goroutine whose
+// turn it is contends in Consul. Waiters are served in arrival order (a
+// channel's blocked senders queue in order).
+type turn struct {
+	ch    chan struct{} // holds a token while someone has the turn
+	users int           // holders and waiters; guarded by Session.mu
+}
+
+// takeTurn waits for key's turn (or fails at once with ErrLocked when try
+// and another goroutine has it) and returns the function that gives it up.
+func (s *Session) takeTurn(ctx context.Context, key string, try bool) (func(), error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t := s.turns[key]
+	if t == nil {
+		t = &turn{ch: make(chan struct{}, 1)}
+		s.turns[key] = t
+	}
+	t.users++
+	s.mu.Unlock()
+	leave := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if t.users--; t.users == 0 {
+			delete(s.turns, key)
+		}
+	}
+	if try {
+		select {
+		case t.ch <- struct{}{}:
+		default:
+			leave()
+			return nil, ErrLocked
+		}
+	} else {
+		select {
+		case t.ch <- struct{}{}:
+		case <-ctx.Done():
+			leave()
+			return nil, ctx.Err()
+		}
+	}
+	return func() { <-t.ch; leave() }, nil
+}

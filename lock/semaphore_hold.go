@@ -1,0 +1,94 @@
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
+)
+
+// held starts the hold on a slot taken by a request sent at sent.
+func (sem *Semaphore) held(session string, token uint64, sent time.Time, leave func()) (*Held, error) {
+	keep := func(l *Held) {
+		k := &hold.Keeper[api.KVPairs]{Interval: sem.s.cfg.ConfirmInterval, DemoteAfter: sem.s.cfg.DemoteAfter,
+			Wait: sem.s.cfg.WaitTime, Index: token, Clock: sem.s.clock, NewBackoff: sem.s.newBackoff,
+			Read: sem.list,
+			Judge: func(pairs api.KVPairs, sent time.Time, confirm bool) {
+				sem.judge(l, session, token, pairs, sent, confirm)
+			},
+			Failed: func(err error, first bool) {
+				if first {
+					sem.s.log.Warn("confirming a semaphore slot", "prefix", sem.prefix, "error", err, "deadline_in", l.Deadline().Sub(sem.s.clock.Now()))
+				}
+			}}
+		k.Run(l.Context())
+	}
+	release := func(ctx context.Context, _ error) error { return sem.release(ctx, session) }
+	l := sem.s.newHeld(sem.prefix, session, token, sent, leave, release, keep)
+	if l == nil {
+		_ = release(context.Background(), ErrClosed)
+		return nil, ErrClosed
+	}
+	return l, nil
+}
+
+// judge applies one read of the prefix to slot l of session: the slot is
+// held while the lock lists session as a holder and the contender key is
+// held by session.
+func (sem *Semaphore) judge(l *Held, session string, token uint64, pairs api.KVPairs, sent time.Time, confirm bool) {
+	var lockPair, mine *api.KVPair
+	for _, p := range pairs {
+		switch p.Key {
+		case sem.lockKey:
+			lockPair = p
+		case sem.prefix + "/" + session:
+			mine = p
+		}
+	}
+	var v semaphoreLock
+	switch {
+	case !confirm && lockPair != nil && lockPair.ModifyIndex < token:
+		// A stale default-consistency read from before our join.
+	case lockPair == nil, mine == nil:
+		l.h.End(lost{ErrKeyDeleted})
+	case json.Unmarshal(lockPair.Value, &v) != nil || !v.Holders[session]:
+		l.h.End(lost{ErrKeyReleased}) // removed from the holders (pruned)
+	case mine.Session == "":
+		l.h.EndLost()
+	case mine.Session != session:
+		l.h.End(lost{ErrKeyTaken})
+	case confirm:
+		l.h.Confirm(sent, sem.s.cfg.DemoteAfter)
+	}
+}
+
+// release gives the slot back: it removes session from the holders (CAS,
+// retried on a race) and deletes its contender key, in one transaction.
+// It is safe whatever the hold's end: a holder that is gone only frees
+// what is its own.
+func (sem *Semaphore) release(ctx context.Context, session string) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, sem.s.cfg.RequestTimeout)
+		pair, _, err := sem.s.client.KV().Get(sem.lockKey, sem.s.queryOpts(rctx))
+		cancel()
+		if err != nil {
+			return err
+		}
+		ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: sem.prefix + "/" + session}}}
+		var v semaphoreLock
+		if pair != nil && json.Unmarshal(pair.Value, &v) == nil && v.Holders[session] {
+			delete(v.Holders, session)
+			ops = append(api.TxnOps{sem.casOp(pair, v.Holders)}, ops...)
+		}
+		rctx, cancel = context.WithTimeout(ctx, sem.s.cfg.RequestTimeout)
+		ok, _, _, err := sem.s.client.Txn().Txn(ops, (&api.QueryOptions{Datacenter: sem.s.cfg.Datacenter}).WithContext(rctx))
+		cancel()
+		if err != nil || ok {
+			return err
+		}
+		// The lock changed meanwhile: read it again.
+	}
+}

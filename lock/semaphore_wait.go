@@ -1,0 +1,217 @@
+package lock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
+)
+
+// contend is the wait for a slot: read the prefix, take a slot in one
+// transaction (contender key and holders) when one is free for us, else
+// queue as a contender and wait for a change (or for a gone holder's
+// pruning time).
+func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Held, error) {
+	var (
+		index  uint64
+		queued string    // the session whose contender key we made
+		wake   time.Time // when a gone holder may be pruned: the wait ends then
+		last   error
+	)
+	b := sem.s.newBackoff()
+	retry := func(err error) error {
+		last = err
+		if isPermanent(err) || !hold.Sleep(ctx, sem.s.clock, b.NextBackOff()) {
+			return waitErr("wait", ctx, last)
+		}
+		index = 0
+		return nil
+	}
+	defer func() {
+		if queued != "" {
+			sem.dequeue(queued)
+		}
+	}()
+	for {
+		sid, err := sem.s.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if queued != sid {
+			queued = ""
+		}
+		wait := sem.s.cfg.WaitTime
+		if !wake.IsZero() {
+			wait = min(wait, max(wake.Sub(sem.s.clock.Now())+10*time.Millisecond, time.Millisecond))
+		}
+		st, next, w, err := sem.read(ctx, index, wait)
+		wake = w
+		if err == nil {
+			index = next
+		} else if isPermanent(err) {
+			return nil, err
+		} else {
+			if err := retry(err); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if slot, prunable := sem.mayTake(st, sid); slot {
+			sent := sem.s.clock.Now()
+			token, out, err := sem.join(ctx, st, sid, prunable)
+			switch {
+			case err != nil && !errors.Is(err, errConflict):
+				if err := retry(err); err != nil {
+					return nil, err
+				}
+				continue
+			case err != nil: // another contender changed the lock first
+				index = 0
+				continue
+			case out == hold.Acquired:
+				b.Reset()
+				queued = ""
+				return sem.held(sid, token, sent, leave)
+			case out == hold.SessionGone:
+				sem.s.forget(sid)
+				index = 0
+				continue
+			}
+		}
+		if try {
+			return nil, ErrLocked
+		}
+		if queued == "" {
+			if err := sem.enqueue(ctx, sid); err != nil {
+				if err := retry(err); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			queued, index = sid, 0
+		}
+	}
+}
+
+// errConflict: the join's CAS lost a race; read again.
+var errConflict = errors.New("semaphore changed meanwhile")
+
+// mayTake reports whether session may take a slot now (a slot is free
+// once the prunable holders are removed, and no earlier waiter is owed
+// it), with the holders to prune.
+func (sem *Semaphore) mayTake(st *semState, session string) (bool, []string) {
+	prunable, _ := sem.prune(st)
+	occupied := len(st.holders) - len(prunable)
+	if st.holders[session] {
+		occupied-- // a join of ours whose answer was lost: join again
+	}
+	rank := len(st.waiting)
+	for i, p := range st.waiting {
+		if p.Session == session {
+			rank = i
+		}
+	}
+	return rank < sem.limit-occupied, prunable
+}
+
+// read lists the prefix, blocking up to wait while its index is index
+// (0: at once);
+// wake is when the next gone holder may be pruned (zero: none).
+func (sem *Semaphore) read(ctx context.Context, index uint64, wait time.Duration) (*semState, uint64, time.Time, error) {
+	pairs, next, err := sem.list(ctx, index, wait, false)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	st, err := sem.parse(pairs)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	_, wake := sem.prune(st)
+	return st, next, wake, nil
+}
+
+// list reads the keys under the prefix (see hold.Keeper.Read).
+func (sem *Semaphore) list(ctx context.Context, index uint64, wait time.Duration, consistent bool) (api.KVPairs, uint64, error) {
+	if index == 0 && !consistent {
+		wait = 0
+	}
+	rctx, cancel := context.WithTimeout(ctx, wait+wait/16+sem.s.cfg.RequestTimeout)
+	defer cancel()
+	q := &api.QueryOptions{Datacenter: sem.s.cfg.Datacenter, WaitIndex: index, WaitTime: wait, RequireConsistent: consistent}
+	pairs, meta, err := sem.s.client.KV().List(sem.prefix, q.WithContext(rctx))
+	if err != nil {
+		return nil, 0, err
+	}
+	return pairs, hold.NextIndex(meta.LastIndex, index), nil
+}
+
+// join takes a slot in one transaction: our contender key (held by
+// session) and the lock with us added and prunable removed, by CAS on the
+// lock's index. The token is the lock's ModifyIndex after it.
+func (sem *Semaphore) join(ctx context.Context, st *semState, session string, prunable []string) (uint64, hold.Outcome, error) {
+	holders := map[string]bool{session: true}
+	for h := range st.holders {
+		holders[h] = true
+	}
+	for _, h := range prunable {
+		delete(holders, h)
+		sem.s.log.Info("pruning a semaphore holder gone for LockDelay", "prefix", sem.prefix, "holder", h)
+	}
+	ops := api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVLock, Key: sem.prefix + "/" + session, Value: sem.value, Flags: api.SemaphoreFlagValue, Session: session}},
+		sem.casOp(st.lock, holders),
+	}
+	rctx, cancel := context.WithTimeout(ctx, sem.s.cfg.RequestTimeout)
+	defer cancel()
+	res, out, err := hold.Acquire(rctx, sem.s.client, &api.QueryOptions{Datacenter: sem.s.cfg.Datacenter}, ops)
+	switch {
+	case out == hold.Refused:
+		return 0, out, fmt.Errorf("%w: %w", errConflict, err)
+	case err != nil || out != hold.Acquired:
+		return 0, out, err
+	}
+	for _, r := range res {
+		if r.KV != nil && r.KV.Key == sem.lockKey {
+			return r.KV.ModifyIndex, out, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("join: no result for %q", sem.lockKey)
+}
+
+// casOp writes the lock with holders, if it is still at lock's index (or
+// still absent).
+func (sem *Semaphore) casOp(lock *api.KVPair, holders map[string]bool) *api.TxnOp {
+	v, _ := json.Marshal(semaphoreLock{Limit: sem.limit, Holders: holders})
+	var index uint64
+	if lock != nil {
+		index = lock.ModifyIndex
+	}
+	return &api.TxnOp{KV: &api.KVTxnOp{Verb: api.KVCAS, Key: sem.lockKey, Value: v, Flags: api.SemaphoreFlagValue, Index: index}}
+}
+
+// enqueue makes our contender key, held by session.
+func (sem *Semaphore) enqueue(ctx context.Context, session string) error {
+	rctx, cancel := context.WithTimeout(ctx, sem.s.cfg.RequestTimeout)
+	defer cancel()
+	ok, _, err := sem.s.client.KV().Acquire(&api.KVPair{Key: sem.prefix + "/" + session, Session: session,
+		Value: sem.value, Flags: api.SemaphoreFlagValue}, sem.s.writeOpts(rctx))
+	if err == nil && !ok {
+		sem.s.forget(session)
+		err = errors.New("contender key refused: session gone")
+	}
+	return err
+}
+
+// dequeue deletes our contender key after a wait that ended without a
+// slot (in the background if it fails: a live contender holds its place).
+func (sem *Semaphore) dequeue(session string) {
+	sem.s.persist("leave the semaphore queue of "+sem.prefix, func(ctx context.Context) error {
+		_, err := sem.s.client.KV().Delete(sem.prefix+"/"+session, sem.s.writeOpts(ctx))
+		return err
+	})
+}

@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
 
 // newSession returns a session closed at the end of the test.
-func newSession(t *testing.T, client *api.Client, cfg lock.Config) *lock.Session {
+func newSession(t *testing.T, client *api.Client, cfg lock.Config, opts ...lock.Option) *lock.Session {
 	t.Helper()
-	s, err := lock.NewSession(client, cfg)
+	s, err := lock.NewSession(client, cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,3 +98,9 @@ func (o *occupancy) checkNoOverlap(t *testing.T, limit int) {
 }
 
 var waitFor = consultest.WaitFor
+
+func dbgLog(name string) lock.Option {
+	return lock.WithLogger(hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Debug}))
+}
+
+func devServer(t *testing.T) *consultest.Agent { return consultest.DevServer(t, consultest.Options{}) }

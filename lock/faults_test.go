@@ -1,0 +1,202 @@
+package lock_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/lock"
+)
+
+// acquirer is a mutex or a semaphore, for tests that run on both.
+type acquirer func(ctx context.Context) (*lock.Held, error)
+
+func mutexOn(t *testing.T, s *lock.Session, key string) acquirer {
+	return mustMutex(t, s, key).Lock
+}
+
+func semaphoreOn(t *testing.T, s *lock.Session, prefix string, n int) acquirer {
+	sem, err := s.Semaphore(prefix, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sem.Acquire
+}
+
+// waitHeld starts acq in the background and returns the channel of its
+// result.
+func waitHeld(t *testing.T, acq acquirer, d time.Duration) <-chan *lock.Held {
+	got := make(chan *lock.Held, 1)
+	go func() {
+		l, err := acq(ctxFor(t, d))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- l
+	}()
+	return got
+}
+
+// checkEndedInTime checks that l ended for ErrConsulUnreachable at its
+// deadline (its last confirmation's send time plus DemoteAfter).
+func checkEndedInTime(t *testing.T, l *lock.Held) time.Time {
+	t.Helper()
+	select {
+	case <-l.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("held context not cancelled within 10s of the fault")
+	}
+	ended := time.Now()
+	if !errors.Is(l.Reason(), lock.ErrConsulUnreachable) {
+		t.Errorf("reason %v, want ErrConsulUnreachable", l.Reason())
+	}
+	if late := ended.Sub(l.Deadline()); late < 0 || late > 100*time.Millisecond {
+		t.Errorf("ended %v after its deadline, want within [0, 100ms]", late)
+	}
+	return ended
+}
+
+// A holder whose Consul agent hangs (SIGSTOP) or whose path to it freezes
+// has its context cancelled at its deadline, before another holder can
+// start; for the semaphore (limit 1 here, the strictest), its slot is
+// pruned only after that.
+func TestHungHolderEndsBeforeSuccessor(t *testing.T) {
+	for _, kind := range []string{"mutex", "semaphore"} {
+		for _, fault := range []string{"agent frozen", "path frozen"} {
+			t.Run(kind+"/"+fault, func(t *testing.T) {
+				srv := consultest.DevServer(t, consultest.Options{})
+				agent := consultest.ClientAgent(t, srv, consultest.Options{Bind: "127.0.0.2"})
+				var holderClient *api.Client
+				var freeze, thaw func()
+				if fault == "agent frozen" {
+					holderClient = agent.Client(t)
+					freeze, thaw = func() { agent.Pause(t) }, func() { agent.Resume(t) }
+				} else {
+					p := consultest.NewProxy(t, agent.HTTPAddr)
+					c, err := api.NewClient(p.Config(agent))
+					if err != nil {
+						t.Fatal(err)
+					}
+					holderClient, freeze, thaw = c, p.Freeze, p.Unfreeze
+				}
+				a := newSession(t, holderClient, lock.Config{Identity: "a"})
+				b := newSession(t, srv.Client(t), lock.Config{Identity: "b"})
+				acqA, acqB := mutexOn(t, a, "hung/"+kind), mutexOn(t, b, "hung/"+kind)
+				if kind == "semaphore" {
+					acqA, acqB = semaphoreOn(t, a, "hung/"+kind, 1), semaphoreOn(t, b, "hung/"+kind, 1)
+				}
+				la, err := acqA(ctxFor(t, 10*time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := waitHeld(t, acqB, 60*time.Second)
+				time.Sleep(200 * time.Millisecond) // b waits
+				freeze()
+				frozen := time.Now()
+				ended := checkEndedInTime(t, la)
+				lb := <-got
+				thaw()
+				if lb == nil {
+					t.FailNow()
+				}
+				t.Logf("frozen→a ended %v, frozen→b held %v (margin %v)",
+					ended.Sub(frozen), lb.Started().Sub(frozen), lb.Started().Sub(ended))
+				if !lb.Started().After(ended) {
+					t.Errorf("b held %v before a's hold ended", ended.Sub(lb.Started()))
+				}
+				_ = la.Unlock(ctxFor(t, 10*time.Second))
+				_ = lb.Unlock(ctxFor(t, 10*time.Second))
+			})
+		}
+	}
+}
+
+// With K waiters queued one after another, they hold in arrival order.
+func TestMutexFairness(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	const key, waiters = "fair/key", 6
+	first := newSession(t, client, lock.Config{Identity: "first"})
+	l, err := mustMutex(t, first, key).Lock(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan int, waiters)
+	for i := range waiters {
+		s := newSession(t, client, lock.Config{Identity: fmt.Sprintf("w%d", i)})
+		m := mustMutex(t, s, key)
+		go func() {
+			l, err := m.Lock(ctxFor(t, 60*time.Second))
+			if err != nil {
+				t.Error(err)
+				order <- -1
+				return
+			}
+			order <- i
+			time.Sleep(20 * time.Millisecond)
+			_ = l.Unlock(context.Background())
+		}()
+		// The next arrives only once this one is queued.
+		waitFor(t, 10*time.Second, "queued", func() bool {
+			keys, _, _ := client.KV().Keys(key+"/.queue/", "", nil)
+			return len(keys) == i+1
+		})
+	}
+	_ = l.Unlock(context.Background())
+	for want := range waiters {
+		if got := <-order; got != want {
+			t.Fatalf("holder %d was waiter %d, want arrival order", want, got)
+		}
+	}
+}
+
+// A mutex interoperates with api.Lock on the same key (api.LockFlagValue):
+// each excludes the other; a key used by a semaphore is refused.
+func TestMutexInteropWithAPILock(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	const key = "interop/lock"
+	theirs, err := client.LockOpts(&api.LockOptions{Key: key, SessionTTL: "10s", LockDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := theirs.Lock(nil); err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, client, lock.Config{Identity: "ours"})
+	m := mustMutex(t, s, key)
+	if _, err := m.TryLock(ctxFor(t, 5*time.Second)); !errors.Is(err, lock.ErrLocked) {
+		t.Errorf("TryLock on api.Lock's key: %v, want ErrLocked", err)
+	}
+	got := waitHeld(t, m.Lock, 20*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if err := theirs.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	ours := <-got
+	if ours == nil {
+		t.FailNow()
+	}
+	stop := make(chan struct{})
+	time.AfterFunc(500*time.Millisecond, func() { close(stop) })
+	theirs2, _ := client.LockOpts(&api.LockOptions{Key: key, SessionTTL: "10s", LockWaitTime: 300 * time.Millisecond})
+	if ch, err := theirs2.Lock(stop); ch != nil || err != nil {
+		t.Errorf("api.Lock took a key we hold: %v %v", ch, err)
+	}
+	_ = ours.Unlock(context.Background())
+
+	// A semaphore's .lock key has foreign flags: never clobbered.
+	sem, _ := client.SemaphorePrefix("interop/sem", 1)
+	if _, err := sem.Acquire(nil); err != nil {
+		t.Fatal(err)
+	}
+	defer sem.Release()
+	if _, err := mustMutex(t, s, "interop/sem/.lock").Lock(ctxFor(t, 5*time.Second)); !errors.Is(err, lock.ErrForeignKey) {
+		t.Errorf("Lock on a semaphore's key: %v, want ErrForeignKey", err)
+	}
+}

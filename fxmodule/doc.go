@@ -19,6 +19,9 @@
 // an election the app does not have fails the app at construction, and the
 // election's logs carry its name (key "election").
 //
+// Locks(cfg) provides the app's *lock.Session (one Consul session and check
+// for all of the app's mutexes and semaphores), closed on OnStop.
+//
 // OnStart only schedules the campaign: the app starts even while Consul is
 // down, and Status reports it. OnStop gives leadership up in order: the
 // term is cancelled, the workers are awaited (up to Config.WorkerGrace),

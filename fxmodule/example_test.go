@@ -13,6 +13,7 @@ import (
 	"github.com/consulelect/consulelect/hooks"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lifecycle"
+	"github.com/consulelect/consulelect/lock"
 )
 
 // A service adds the module, a leader-only worker and a hook; fx starts
@@ -101,4 +102,30 @@ func Example_quickStart() {
 	// Output:
 	// leading: true
 	// stopped: stopped
+}
+
+// A service takes locks for its critical sections from the app's shared
+// lock session.
+func ExampleLocks() {
+	app := fx.New(
+		fx.Provide(fxmodule.NewConsulClient),
+		fxmodule.Locks(lock.Config{}),
+		fx.Invoke(func(lc fx.Lifecycle, s *lock.Session) {
+			lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
+				return s.Do(ctx, "billing/charge-42", func(ctx context.Context, token uint64) error {
+					fmt.Println("charging once, token", token > 0)
+					return nil
+				})
+			}})
+		}),
+		fx.NopLogger,
+	)
+	if err := app.Start(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := app.Stop(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	// Output: charging once, token true
 }

@@ -1,0 +1,66 @@
+package fxmodule_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/consulelect/consulelect/fxmodule"
+	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/lock"
+)
+
+// Locks gives the app one lock session: a lock held when the app stops is
+// cancelled with ErrClosed and the session is closed; a bad config fails
+// the app, naming the field.
+func TestLocks(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	var s *lock.Session
+	app := fxtest.New(t,
+		fx.Supply(srv.Client(t)),
+		fxmodule.Locks(lock.Config{Identity: "app"}),
+		fx.Populate(&s),
+	)
+	app.RequireStart()
+	m, err := s.Mutex("fx/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := m.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlocked := make(chan error, 1)
+	go func() {
+		<-l.Done() // the holder stops when told, then unlocks
+		unlocked <- l.Unlock(context.Background())
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(l.Reason(), lock.ErrClosed) {
+		t.Errorf("reason %v, want ErrClosed", l.Reason())
+	}
+	if err := <-unlocked; !errors.Is(err, lock.ErrNotHeld) {
+		t.Errorf("Unlock after the stop: %v", err)
+	}
+	if pair, _, _ := srv.Client(t).KV().Get("fx/locks", nil); pair != nil && pair.Session != "" {
+		t.Errorf("key still held by %s after the stop", pair.Session)
+	}
+	if _, err := m.Lock(context.Background()); !errors.Is(err, lock.ErrClosed) {
+		t.Errorf("Lock after the stop: %v, want ErrClosed", err)
+	}
+
+	bad := fx.New(fx.Supply(srv.Client(t)), fxmodule.Locks(lock.Config{CheckTTL: time.Millisecond}),
+		fx.Invoke(func(*lock.Session) {}), fx.NopLogger)
+	if err := bad.Err(); !errors.Is(err, lock.ErrInvalidConfig) || !strings.Contains(err.Error(), "CheckTTL") {
+		t.Errorf("bad config: %v, want ErrInvalidConfig naming CheckTTL", err)
+	}
+}

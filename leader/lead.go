@@ -34,7 +34,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		<-t.Done()
 		e.group.unwatch(t)
 	} else {
-		e.confirmLoop(t, session, lock)
+		e.confirmLoop(t, session, lock, sent)
 	}
 	if t.needsRefine() {
 		t.refine(e.lossReason(ctx, session))
@@ -99,10 +99,10 @@ func (e *Elector) releaseWithRetry(ctx context.Context, session string, r *retri
 func stillHeld(reason error) bool { return !errors.Is(reason, ErrLockLost) }
 
 // confirmLoop confirms the term until it ends (see hold.Keeper).
-func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair) {
+func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, sent time.Time) {
 	ctx := t.Context()
 	k := &hold.Keeper[*api.KVPair]{Interval: e.cfg.ConfirmInterval, DemoteAfter: e.cfg.DemoteAfter,
-		Wait: e.cfg.FollowerWait, Index: lock.ModifyIndex, Clock: e.clock, NewBackoff: e.newBackoff,
+		Wait: e.cfg.FollowerWait, Index: lock.ModifyIndex, Start: sent, Clock: e.clock, NewBackoff: e.newBackoff,
 		Read: e.getKey,
 		Judge: func(pair *api.KVPair, sent time.Time, confirm bool) {
 			e.judge(ctx, t, session, pair, sent, confirm) // a consistent read that does not confirm ends the term

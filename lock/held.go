@@ -2,6 +2,7 @@ package lock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -139,9 +140,12 @@ func (l *Held) cleanup(ctx context.Context) error {
 		}
 		return nil
 	}
-	<-l.kept
+	if errors.Is(context.Cause(l.h.Context()), ErrLockLost) {
+		<-l.kept // the keeper finds out how it was lost
+	}
 	reason := l.h.Reason()
-	err := l.release(ctx, reason)
+	err := l.release(ctx, reason) // the hold has ended: the keeper confirms nothing more
+	<-l.kept
 	if err == nil {
 		l.finish()
 		return nil

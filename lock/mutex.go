@@ -17,10 +17,12 @@ import (
 // A Mutex is a lock on one Consul key, interoperable with api.Lock and
 // `consul lock` on the same key (api.LockFlagValue). Waiters among
 // consulelect clients are served in arrival order: each waiting process
-// has an entry under "<key>/.queue/", and only the oldest live entry tries
-// to acquire when the key comes free, so a handoff costs one attempt.
-// Clients of other libraries are not in the queue (they may cut in). A
-// Mutex is safe for concurrent use; goroutines of one process take turns.
+// has an entry under "<key>/.queue/"; the first waiter watches the key and
+// acquires the moment it is released, each other waiter watches only the
+// entry ahead of it, so a handoff wakes one waiter and costs it one
+// acquire. Clients of other libraries are not in the queue (they may cut
+// in). A Mutex is safe for concurrent use; goroutines of one process take
+// turns.
 type Mutex struct {
 	s     *Session
 	key   string
@@ -68,26 +70,47 @@ func (m *Mutex) lock(ctx context.Context, try bool) (*Held, error) {
 
 // queueState is one read of the key and its queue.
 type queueState struct {
-	key  *api.KVPair   // nil when the key does not exist
-	live []*api.KVPair // queue entries of live sessions, oldest first
-	dead []*api.KVPair // entries whose session is gone
+	key   *api.KVPair   // nil when the key does not exist
+	live  []*api.KVPair // queue entries of live sessions, oldest first
+	dead  []*api.KVPair // entries whose session is gone
+	index uint64
 }
 
-func (q *queueState) free(session string) bool {
-	return q.key == nil || q.key.Session == "" || q.key.Session == session
+func (q *queueState) free() bool { return q.key == nil || q.key.Session == "" }
+
+func (q *queueState) mine(session string) bool { return q.key != nil && q.key.Session == session }
+
+func (q *queueState) queued(session string) bool {
+	for _, p := range q.live {
+		if p.Session == session {
+			return true
+		}
+	}
+	return false
 }
 
-func (q *queueState) first(session string) bool {
-	return len(q.live) == 0 || q.live[0].Session == session
+// ahead returns the live entry just before session's (nil when first).
+func (q *queueState) ahead(session string) *api.KVPair {
+	var prev *api.KVPair
+	for _, p := range q.live {
+		if p.Session == session {
+			return prev
+		}
+		prev = p
+	}
+	return prev
 }
 
-// contend is the wait for the key: read it and the queue, acquire when the
-// key is free and we are first, else join the queue and wait for a change.
+// contend is the wait for the key: read it and the queue; acquire when the
+// key is free and we are first; else join the queue and wait for the key
+// (when first: its release wakes only us, and we acquire at once) or for
+// the entry ahead of us (it leaves when it got the key, gave up, or its
+// session went).
 func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, error) {
 	var (
-		index    uint64
-		queued   string    // the session our queue entry belongs to
-		seenFree time.Time // when the key was first seen free
+		queued   string      // the session our queue entry belongs to
+		seenFree time.Time   // when the key was first seen free
+		q        *queueState // the current view; nil: read it
 		last     error
 	)
 	b := m.s.newBackoff()
@@ -96,7 +119,6 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 		if isPermanent(err) || !hold.Sleep(ctx, m.s.clock, b.NextBackOff()) {
 			return waitErr("wait", ctx, last)
 		}
-		index = 0
 		return nil
 	}
 	defer func() {
@@ -110,29 +132,34 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 			return nil, err
 		}
 		if queued != sid {
-			queued = "" // the session was replaced: its entry went with it
+			queued, q = "", nil // the session was replaced: its entry went with it
 		}
-		q, next, err := m.read(ctx, index)
-		if err != nil {
-			if err := retry(err); err != nil {
-				return nil, err
+		if q == nil {
+			if q, err = m.read(ctx); err != nil {
+				if err := retry(err); err != nil {
+					return nil, err
+				}
+				continue
 			}
-			continue
+			m.clean(ctx, q.dead)
+			if queued != "" && !q.queued(sid) && !q.mine(sid) {
+				queued = "" // our entry was deleted (by an operator): queue again
+			}
 		}
-		index = next
 		if q.key != nil && q.key.Flags != 0 && q.key.Flags != api.LockFlagValue {
 			return nil, fmt.Errorf("%w (flags %#x)", ErrForeignKey, q.key.Flags)
 		}
-		m.clean(ctx, q.dead)
-		switch free := q.free(sid); {
-		case !free:
+		switch {
+		case !q.free():
 			seenFree = time.Time{}
 		case seenFree.IsZero():
 			seenFree = m.s.clock.Now()
 		}
-		if q.free(sid) && q.first(sid) {
+		first := q.ahead(sid) == nil && (queued != "" || len(q.live) == 0)
+		if q.mine(sid) || (q.free() && first) { // mine: an acquire whose answer was lost
 			sent := m.s.clock.Now()
 			pair, out, err := m.acquire(ctx, sid, queued)
+			q = nil
 			switch {
 			case err != nil:
 				if err := retry(err); err != nil {
@@ -141,11 +168,10 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 				continue
 			case out == hold.Acquired:
 				b.Reset()
-				queued = ""
+				queued = "" // the acquire deleted it
 				return m.held(sid, pair, sent, leave)
 			case out == hold.SessionGone:
 				m.s.forget(sid)
-				index = 0
 				continue
 			case out == hold.LockDelayed:
 				// The previous holder's session was invalidated at or
@@ -154,10 +180,9 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 				if !hold.Sleep(ctx, m.s.clock, seenFree.Add(m.s.cfg.LockDelay+10*time.Millisecond).Sub(m.s.clock.Now())) {
 					return nil, waitErr("wait", ctx, last)
 				}
-				index = 0
 				continue
 			}
-			// Held by another after all: wait for the change.
+			// Held by another after all (a client not in the queue).
 		}
 		if try {
 			return nil, ErrLocked
@@ -167,33 +192,58 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 				if err := retry(err); err != nil {
 					return nil, err
 				}
-				continue
+			} else {
+				queued = sid
 			}
-			queued, index = sid, 0
+			q = nil
+			continue
+		}
+		if q == nil { // read again before waiting
+			continue
+		}
+		if q, err = m.wait(ctx, q, sid); err != nil {
+			if err := retry(err); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
 
-// read lists the key and its queue, blocking while their index is index
-// (0: at once).
-func (m *Mutex) read(ctx context.Context, index uint64) (*queueState, uint64, error) {
-	wait := m.s.cfg.WaitTime
-	if index == 0 {
-		wait = 0
+// wait blocks until what decides our turn changes, and returns the view
+// to go on with: when first, the key's change applied to q (nothing else
+// decides our turn); else nil, to read again.
+func (m *Mutex) wait(ctx context.Context, q *queueState, session string) (*queueState, error) {
+	if p := q.ahead(session); p != nil {
+		_, _, err := hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, p.Key, p.ModifyIndex, m.s.cfg.WaitTime, m.s.cfg.RequestTimeout, false)
+		return nil, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, wait+wait/16+m.s.cfg.RequestTimeout)
-	defer cancel()
-	q := &api.QueryOptions{Datacenter: m.s.cfg.Datacenter, WaitIndex: index, WaitTime: wait}
-	pairs, meta, err := m.s.client.KV().List(m.key, q.WithContext(rctx))
+	index := q.index
+	if q.key != nil {
+		index = q.key.ModifyIndex
+	}
+	pair, _, err := hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, m.key, index, m.s.cfg.WaitTime, m.s.cfg.RequestTimeout, false)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	st := &queueState{}
+	next := *q
+	next.key = pair
+	return &next, nil
+}
+
+// read lists the key and its queue.
+func (m *Mutex) read(ctx context.Context) (*queueState, error) {
+	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+	defer cancel()
+	pairs, meta, err := m.s.client.KV().List(m.key, m.s.queryOpts(rctx))
+	if err != nil {
+		return nil, err
+	}
+	st := &queueState{index: meta.LastIndex}
 	for _, p := range pairs {
 		switch {
 		case p.Key == m.key:
 			st.key = p
-		case !strings.HasPrefix(p.Key, m.queue):
+		case !strings.HasPrefix(p.Key, m.queue) || strings.Contains(p.Key[len(m.queue):], "/"):
 		case p.Session == "":
 			st.dead = append(st.dead, p)
 		default:
@@ -201,7 +251,7 @@ func (m *Mutex) read(ctx context.Context, index uint64) (*queueState, uint64, er
 		}
 	}
 	sort.Slice(st.live, func(i, j int) bool { return st.live[i].CreateIndex < st.live[j].CreateIndex })
-	return st, hold.NextIndex(meta.LastIndex, index), nil
+	return st, nil
 }
 
 // acquire locks the key for session in one transaction that also removes
@@ -264,12 +314,11 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, leave fun
 		}
 		rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
 		defer cancel()
-		_, _, err := m.s.client.KV().Release(&api.KVPair{Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}, m.s.writeOpts(rctx))
-		return err
+		return m.release(rctx, session)
 	}
 	keep := func(l *Held) {
 		k := &hold.Keeper[*api.KVPair]{Interval: m.s.cfg.ConfirmInterval, DemoteAfter: m.s.cfg.DemoteAfter,
-			Wait: m.s.cfg.WaitTime, Index: token, Clock: m.s.clock, NewBackoff: m.s.newBackoff,
+			Wait: m.s.cfg.WaitTime, Index: token, Start: sent, Clock: m.s.clock, NewBackoff: m.s.newBackoff,
 			Read: m.getKey,
 			Judge: func(p *api.KVPair, sent time.Time, confirm bool) {
 				hold.JudgeKey(l.h, session, token, p, sent, confirm, m.s.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken})
@@ -292,4 +341,13 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, leave fun
 // getKey reads the key (see hold.Keeper.Read).
 func (m *Mutex) getKey(ctx context.Context, index uint64, wait time.Duration, consistent bool) (*api.KVPair, uint64, error) {
 	return hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, m.key, index, wait, m.s.cfg.RequestTimeout, consistent)
+}
+
+// release releases the key held by session; the first waiter, watching
+// the key, acquires it at once.
+func (m *Mutex) release(ctx context.Context, session string) error {
+	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+	defer cancel()
+	_, _, err := m.s.client.KV().Release(&api.KVPair{Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}, m.s.writeOpts(rctx))
+	return err
 }

@@ -14,7 +14,7 @@ import (
 func (sem *Semaphore) held(session string, token uint64, sent time.Time, leave func()) (*Held, error) {
 	keep := func(l *Held) {
 		k := &hold.Keeper[api.KVPairs]{Interval: sem.s.cfg.ConfirmInterval, DemoteAfter: sem.s.cfg.DemoteAfter,
-			Wait: sem.s.cfg.WaitTime, Index: token, Clock: sem.s.clock, NewBackoff: sem.s.newBackoff,
+			Wait: sem.s.cfg.WaitTime, Index: token, Start: sent, Clock: sem.s.clock, NewBackoff: sem.s.newBackoff,
 			Read: sem.list,
 			Judge: func(pairs api.KVPairs, sent time.Time, confirm bool) {
 				sem.judge(l, session, token, pairs, sent, confirm)

@@ -44,6 +44,10 @@ type Confirmer struct {
 	// scheduler's cost of 16 loops), and no read goes out later than
 	// without it.
 	Align time.Time
+	// Start, when set, is the send time of a request that already
+	// confirmed the hold (its acquire): the first read then goes out
+	// Interval after it, not at once.
+	Start time.Time
 	// Timeout bounds one read from its send time (past it, its answer
 	// could no longer confirm anything).
 	Timeout func() time.Duration
@@ -100,7 +104,7 @@ func (s *schedule) apply(o outcome, now time.Time) {
 // due is when the next read should go out.
 func (c *Confirmer) due(s *schedule, now time.Time) time.Time {
 	switch {
-	case s.newest == 0:
+	case s.newest == 0 && s.okSent.IsZero():
 		return now
 	case !s.okSent.Before(s.newestSent): // the newest read succeeded
 		next := s.okSent.Add(c.Interval)
@@ -124,7 +128,7 @@ func (c *Confirmer) due(s *schedule, now time.Time) time.Time {
 // for them.
 func (c *Confirmer) Run(ctx context.Context) {
 	results := make(chan outcome, MaxInflight+1)
-	s := &schedule{}
+	s := &schedule{okSent: c.Start, newestSent: c.Start}
 	defer func() {
 		for _, f := range s.inflight {
 			f.cancel()

@@ -18,6 +18,7 @@ type Keeper[S any] struct {
 	DemoteAfter time.Duration // a read older than this confirms nothing
 	Wait        time.Duration // of the blocking query
 	Index       uint64        // where the blocking query starts (the acquire's index)
+	Start       time.Time     // send time of the acquire, which confirmed the hold
 	Clock       Clock
 	NewBackoff  func() backoff.BackOff
 	// Read reads the lock's keys, blocking while their index is still
@@ -39,7 +40,7 @@ func (k *Keeper[S]) Run(ctx context.Context) {
 		defer close(done)
 		k.watch(ctx)
 	}()
-	c := &Confirmer{Interval: k.Interval, Gap: k.Interval / 10, Clock: k.Clock,
+	c := &Confirmer{Interval: k.Interval, Gap: k.Interval / 10, Clock: k.Clock, Start: k.Start,
 		Timeout: func() time.Duration { return k.DemoteAfter },
 		Read: func(rctx context.Context, sent time.Time) error {
 			snap, _, err := k.Read(rctx, 0, 0, true)

@@ -1,7 +1,9 @@
 // Command bench measures consulelect side by side with Consul's own
 // api.Lock (defaults), in the same run on the same agents: graceful
-// handoff, loss detection, crash failover, partition, idle cost, herd and
-// scale. It prints a markdown table and, with -report, writes it to a file.
+// handoff, loss detection, crash failover, partition, idle cost, herd,
+// scale, and the lock package's mutex (uncontended cycle, handoff,
+// contended throughput). It prints a markdown table and, with -report,
+// writes it to a file.
 // `make bench` runs it and writes docs/benchmarks.md.
 package main
 
@@ -22,21 +24,31 @@ type settings struct {
 	quick  bool
 	rows   map[string]bool
 	report string
+	// lockWindow is how long the contended mutex rows run.
+	lockWindow time.Duration
 }
 
 func main() {
 	var s settings
 	var rows, childImpl, key, addr, profile string
 	flag.BoolVar(&s.quick, "quick", false, "few trials, short windows (a smoke test, not numbers to quote)")
-	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale", "rows to run")
+	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale,lock", "rows to run")
+	flag.DurationVar(&s.lockWindow, "lock-window", 30*time.Second, "how long the contended mutex rows (lock) run (-quick: 3s unless set)")
 	flag.StringVar(&s.report, "report", "", "also write the markdown report to this file")
-	flag.StringVar(&childImpl, "child", "", "internal: run as a crash-test holder (ours|apilock)")
+	flag.StringVar(&childImpl, "child", "", "internal: run as a crash-test holder (ours|apilock) or a mutex contender (lock-ours|lock-apilock)")
 	flag.StringVar(&key, "key", "", "internal: the child's key")
 	flag.StringVar(&addr, "addr", "", "internal: the child's Consul address")
 	flag.StringVar(&profile, "profile", "default", "internal: the child's timing profile")
 	flag.Parse()
+	if s.quick && !flagSet("lock-window") {
+		s.lockWindow = 3 * time.Second
+	}
 	if childImpl != "" {
-		if err := runChild(childImpl, key, addr, profile); err != nil {
+		run := func() error { return runChild(childImpl, key, addr, profile) }
+		if isLockChild(childImpl) {
+			run = func() error { return runLockChild(childImpl, key, addr) }
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench child:", err)
 			os.Exit(1)
 		}
@@ -60,4 +72,11 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// flagSet tells whether the flag name was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -27,6 +27,7 @@ type report struct {
 	herd                              []herdRow
 	scaleN                            int
 	scaleOurs, scaleTheirs            scaleResult
+	mutex                             mutexReport
 }
 
 func (r *report) markdown() string {
@@ -71,9 +72,14 @@ func (r *report) markdown() string {
 		w("| scale, %d keys: RSS | %.0f MB² | %.0f MB² | | < 100 MB |\n", r.scaleN, o.rssMB, t.rssMB)
 		w("| scale, %d keys: requests/s | %.0f | %.0f | %s | |\n", r.scaleN, o.reqPerSec, t.reqPerSec, ratio(o.reqPerSec, t.reqPerSec))
 	}
+	r.mutexRows(w)
 	w("\n¹ fast profile: LockDelay 1.5s, DemoteAfter 1s, ConfirmInterval 250ms, CheckTTL 600ms (the safety inequality holds: 1.5s − 1s ≥ 250ms).\n")
 	w("² RSS of the whole bench process at that point; the two scale runs are sequential in one process, so the api.Lock figure includes what the Go runtime kept from the first run.\n")
+	r.mutexNotes(w)
 	b.WriteString(readingNotes)
+	if r.mutex.ran {
+		b.WriteString(mutexReadingNotes)
+	}
 	return b.String()
 }
 

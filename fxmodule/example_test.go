@@ -107,9 +107,10 @@ func Example_quickStart() {
 // A service takes locks for its critical sections from the app's shared
 // lock session.
 func ExampleLocks() {
+	// readme:begin fx-locks
 	app := fx.New(
 		fx.Provide(fxmodule.NewConsulClient),
-		fxmodule.Locks(lock.Config{}),
+		fxmodule.Locks(lock.Config{}), // provides the app's *lock.Session
 		fx.Invoke(func(lc fx.Lifecycle, s *lock.Session) {
 			lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {
 				return s.Do(ctx, "billing/charge-42", func(ctx context.Context, token uint64) error {
@@ -118,8 +119,9 @@ func ExampleLocks() {
 				})
 			}})
 		}),
-		fx.NopLogger,
+		fx.NopLogger, // readme:hide
 	)
+	// readme:end
 	if err := app.Start(context.Background()); err != nil {
 		fmt.Println(err)
 		return

@@ -38,7 +38,8 @@ func Example() {
 	// Work under l.Context(): it is cancelled the moment the lock is lost.
 	// Pass l.Token() to what you write to, so it can refuse a stale holder.
 	fmt.Println("held:", l.Context().Err() == nil, l.Token() > 0)
-	// readme:end lock-quick-start
+	// readme:end
+
 	// Output: held: true true
 }
 
@@ -55,7 +56,7 @@ func ExampleSession_Do() {
 		fmt.Println("migrating with token", token > 0)
 		return nil
 	})
-	// readme:end lock-do
+	// readme:end
 	fmt.Println("err:", err)
 	// Output:
 	// migrating with token true
@@ -80,7 +81,7 @@ func ExampleSemaphore() {
 		log.Fatal(err)
 	}
 	defer slot.Unlock(ctx)
-	// readme:end lock-semaphore
+	// readme:end
 	other, _ := b.Semaphore("reports/workers", 1)
 	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

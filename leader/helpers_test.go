@@ -155,24 +155,4 @@ func confirmed(term *leader.Term) time.Time {
 	return term.Deadline().Add(-leader.DefaultDemoteAfter)
 }
 
-// clientWithPolicy returns a client of srv whose token has exactly rules,
-// and the policy (to update it).
-func clientWithPolicy(t *testing.T, srv *consultest.Agent, name, rules string) (*api.Client, *api.ACLPolicy) {
-	t.Helper()
-	root := srv.Client(t)
-	p, _, err := root.ACL().PolicyCreate(&api.ACLPolicy{Name: name, Rules: rules}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := root.ACL().TokenCreate(&api.ACLToken{Policies: []*api.ACLTokenPolicyLink{{ID: p.ID}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := srv.Config()
-	cfg.Token = tok.SecretID
-	c, err := api.NewClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, p
-}
+var clientWithPolicy = consultest.ClientWithPolicy

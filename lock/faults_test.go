@@ -200,3 +200,57 @@ func TestMutexInteropWithAPILock(t *testing.T) {
 		t.Errorf("Lock on a semaphore's key: %v, want ErrForeignKey", err)
 	}
 }
+
+// A semaphore of 2 with one holder frozen (its agent SIGSTOPped) and two
+// more contenders: by the holders' own times, never more than 2 hold at
+// once; the frozen holder's slot goes to a waiter only after its hold
+// ended.
+func TestSemaphoreFrozenHolderNeverExceedsLimit(t *testing.T) {
+	srv := devServer(t)
+	agent := consultest.ClientAgent(t, srv, consultest.Options{Bind: "127.0.0.2"})
+	const prefix, limit = "frozen/sem", 2
+	var o occupancy
+	frozen := newSession(t, agent.Client(t), lock.Config{Identity: "frozen"})
+	lf, err := semaphoreOn(t, frozen, prefix, limit)(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for i := range 3 {
+		s := newSession(t, srv.Client(t), lock.Config{Identity: fmt.Sprintf("s%d", i)})
+		acq := semaphoreOn(t, s, prefix, limit)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				l, err := acq(ctxFor(t, 30*time.Second))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(30 * time.Millisecond)
+				if l.Context().Err() != nil {
+					t.Errorf("s%d lost its slot: %v", i, l.Reason())
+				}
+				o.record(fmt.Sprint(i), l.Started(), time.Now())
+				_ = l.Unlock(context.Background())
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	agent.Pause(t)
+	o.record("frozen", lf.Started(), checkEndedInTime(t, lf))
+	time.Sleep(3 * time.Second) // its slot is pruned and cycles on
+	close(stop)
+	for range 3 {
+		<-done
+	}
+	agent.Resume(t)
+	o.checkNoOverlap(t, limit)
+	t.Logf("%d holds recorded", len(o.holds))
+}

@@ -2,8 +2,9 @@
 // api.Lock (defaults), in the same run on the same agents: graceful
 // handoff, loss detection, crash failover, partition, idle cost, herd,
 // scale, and the lock package's mutex (uncontended cycle, handoff,
-// contended throughput). It prints a markdown table and, with -report,
-// writes it to a file.
+// contended throughput; a crashed and a frozen holder) and semaphore
+// (contended throughput, at most N holders; beside api.Semaphore). It
+// prints a markdown table and, with -report, writes it to a file.
 // `make bench` runs it and writes docs/benchmarks.md.
 package main
 
@@ -24,7 +25,7 @@ type settings struct {
 	quick  bool
 	rows   map[string]bool
 	report string
-	// lockWindow is how long the contended mutex rows run.
+	// lockWindow is how long the contended mutex and semaphore rows run.
 	lockWindow time.Duration
 }
 
@@ -32,10 +33,10 @@ func main() {
 	var s settings
 	var rows, childImpl, key, addr, profile string
 	flag.BoolVar(&s.quick, "quick", false, "few trials, short windows (a smoke test, not numbers to quote)")
-	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale,lock", "rows to run")
-	flag.DurationVar(&s.lockWindow, "lock-window", 30*time.Second, "how long the contended mutex rows (lock) run (-quick: 3s unless set)")
+	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale,lock,sem,lockfaults", "rows to run")
+	flag.DurationVar(&s.lockWindow, "lock-window", 30*time.Second, "how long the contended mutex and semaphore rows (lock, sem) run (-quick: 3s unless set)")
 	flag.StringVar(&s.report, "report", "", "also write the markdown report to this file")
-	flag.StringVar(&childImpl, "child", "", "internal: run as a crash-test holder (ours|apilock) or a mutex contender (lock-ours|lock-apilock)")
+	flag.StringVar(&childImpl, "child", "", "internal: run as a crash-test holder (ours|apilock|mutex-ours), a mutex contender (lock-ours|lock-apilock) or a semaphore contender (sem-ours|sem-apisemaphore)")
 	flag.StringVar(&key, "key", "", "internal: the child's key")
 	flag.StringVar(&addr, "addr", "", "internal: the child's Consul address")
 	flag.StringVar(&profile, "profile", "default", "internal: the child's timing profile")
@@ -45,8 +46,13 @@ func main() {
 	}
 	if childImpl != "" {
 		run := func() error { return runChild(childImpl, key, addr, profile) }
-		if isLockChild(childImpl) {
+		switch {
+		case isLockChild(childImpl):
 			run = func() error { return runLockChild(childImpl, key, addr) }
+		case isSemChild(childImpl):
+			run = func() error { return runSemChild(childImpl, key, addr) }
+		case isMutexHolderChild(childImpl):
+			run = func() error { return runMutexHolderChild(key, addr) }
 		}
 		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "bench child:", err)

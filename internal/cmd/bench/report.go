@@ -28,6 +28,8 @@ type report struct {
 	scaleN                            int
 	scaleOurs, scaleTheirs            scaleResult
 	mutex                             mutexReport
+	sem                               semReport
+	lockFaults                        lockFaultsReport
 }
 
 func (r *report) markdown() string {
@@ -73,12 +75,22 @@ func (r *report) markdown() string {
 		w("| scale, %d keys: requests/s | %.0f | %.0f | %s | |\n", r.scaleN, o.reqPerSec, t.reqPerSec, ratio(o.reqPerSec, t.reqPerSec))
 	}
 	r.mutexRows(w)
+	r.semRows(w)
+	r.lockFaultRows(w)
 	w("\n¹ fast profile: LockDelay 1.5s, DemoteAfter 1s, ConfirmInterval 250ms, CheckTTL 600ms (the safety inequality holds: 1.5s − 1s ≥ 250ms).\n")
 	w("² RSS of the whole bench process at that point; the two scale runs are sequential in one process, so the api.Lock figure includes what the Go runtime kept from the first run.\n")
 	r.mutexNotes(w)
+	r.semNotes(w)
+	r.lockFaultNotes(w)
 	b.WriteString(readingNotes)
 	if r.mutex.ran {
 		b.WriteString(mutexReadingNotes)
+	}
+	if r.sem.ran {
+		b.WriteString(semReadingNotes)
+	}
+	if r.lockFaults.ran {
+		b.WriteString(lockFaultReadingNotes)
 	}
 	return b.String()
 }

@@ -52,7 +52,7 @@ func runLockChild(impl, key, addr string) error {
 	if err != nil {
 		return err
 	}
-	var lockOnce func(ctx context.Context) (unlock func() error, err error)
+	var lockOnce lockOnceFunc
 	switch impl {
 	case "lock-ours":
 		m, closeS, err := newMutex(client, fmt.Sprintf("contender-%d", os.Getpid()), key)
@@ -85,7 +85,21 @@ func runLockChild(impl, key, addr string) error {
 	default:
 		return fmt.Errorf("unknown impl %q", impl)
 	}
-	if impl == "lock-ours" { // create the session and its check before the window
+	return runContender(c, lockOnce, impl == "lock-ours")
+}
+
+// lockOnceFunc takes a contender's lock (or slot) once, and returns the
+// function that gives it back.
+type lockOnceFunc func(ctx context.Context) (unlock func() error, err error)
+
+// runContender is a contender process once its lock is prepared: with
+// warmUp one cycle first (for a lock.Session: its Consul session and
+// check), then it prints "ready", waits for a line "go <window>" on stdin,
+// loops lockOnce, work, unlock for the window, and prints its report (c
+// counts its requests). It exits without waiting for a lockOnce still
+// blocked at the end.
+func runContender(c *lockCounter, lockOnce lockOnceFunc, warmUp bool) error {
+	if warmUp { // create the session and its check before the window
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		unlock, err := lockOnce(ctx)
 		cancel()
@@ -234,6 +248,19 @@ func (c *contender) stop() {
 // key for window and sums their reports; server is a client of the Consul
 // server, for its raft index.
 func benchContended(cfg *api.Config, server *api.Client, impl, key string, window time.Duration) (contendedResult, error) {
+	r, holds, err := runContenders(cfg, server, impl, key, mutexContenders, window)
+	if err != nil {
+		return r, err
+	}
+	r.handoffs, r.overlaps = handoffGaps(holds)
+	return r, nil
+}
+
+// runContenders runs n contender processes of impl on key for window
+// (started together once all are ready) and sums their reports; it also
+// returns the holds of all of them, for the exclusion checks. server is a
+// client of the Consul server, for its raft index.
+func runContenders(cfg *api.Config, server *api.Client, impl, key string, n int, window time.Duration) (contendedResult, []holdSpan, error) {
 	r := contendedResult{window: window}
 	var cs []*contender
 	defer func() {
@@ -241,10 +268,10 @@ func benchContended(cfg *api.Config, server *api.Client, impl, key string, windo
 			c.stop()
 		}
 	}()
-	for i := 0; i < mutexContenders; i++ {
+	for i := 0; i < n; i++ {
 		c, err := startContender(impl, key, cfg.Address)
 		if err != nil {
-			return r, err
+			return r, nil, err
 		}
 		cs = append(cs, c)
 	}
@@ -252,24 +279,24 @@ func benchContended(cfg *api.Config, server *api.Client, impl, key string, windo
 		select {
 		case <-c.ready:
 		case <-c.done:
-			return r, fmt.Errorf("contender %d exited before the window", i)
+			return r, nil, fmt.Errorf("contender %d exited before the window", i)
 		case <-time.After(time.Minute):
-			return r, fmt.Errorf("contender %d not ready within a minute", i)
+			return r, nil, fmt.Errorf("contender %d not ready within a minute", i)
 		}
 	}
 	raft0, err := raftIndex(server)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	for _, c := range cs {
 		if _, err := fmt.Fprintf(c.stdin, "go %v\n", window); err != nil {
-			return r, err
+			return r, nil, err
 		}
 	}
 	time.Sleep(window)
 	raft1, err := raftIndex(server)
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
 	r.raftWrites = int(raft1 - raft0)
 	deadline := time.After(time.Minute)
@@ -282,10 +309,10 @@ func benchContended(cfg *api.Config, server *api.Client, impl, key string, windo
 			select {
 			case rep = <-c.result:
 			default:
-				return r, fmt.Errorf("contender %d exited without a report", i)
+				return r, nil, fmt.Errorf("contender %d exited without a report", i)
 			}
 		case <-deadline:
-			return r, fmt.Errorf("contender %d: no report", i)
+			return r, nil, fmt.Errorf("contender %d: no report", i)
 		}
 		r.cycles += rep.Cycles
 		r.acquires += int(rep.Acquires)
@@ -295,8 +322,7 @@ func benchContended(cfg *api.Config, server *api.Client, impl, key string, windo
 			holds = append(holds, holdSpan{held: rep.Held[j], unlocked: rep.Unlocked[j], process: i})
 		}
 	}
-	r.handoffs, r.overlaps = handoffGaps(holds)
-	return r, nil
+	return r, holds, nil
 }
 
 // holdSpan is one cycle of one contender: when its Lock returned and when

@@ -99,6 +99,8 @@ func run(s settings) (string, error) {
 			return err
 		}},
 		{"lock", func() (err error) { r.mutex, err = benchMutex(cfg, n.lockCycles, n.handoff, s.lockWindow); return }},
+		{"sem", func() (err error) { r.sem, err = benchSemaphore(cfg, s.lockWindow); return }},
+		{"lockfaults", func() (err error) { r.lockFaults, err = benchLockFaults(tb, srv, agent, r, n); return }},
 	} {
 		var stepErr error
 		if err := consultest.Catch(func() { stepErr = step(st.name, st.f) }); err != nil {

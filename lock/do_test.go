@@ -109,3 +109,35 @@ func TestConfigValidation(t *testing.T) {
 func contains(s, sub string) bool {
 	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
 }
+
+// Close ends a Lock that is still waiting, with ErrClosed, at once.
+func TestCloseEndsWaitingLocks(t *testing.T) {
+	srv := devServer(t)
+	a := newSession(t, srv.Client(t), lock.Config{Identity: "a"})
+	l, err := mustMutex(t, a, "close/wait").Lock(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock(context.Background())
+	b, err := lock.NewSession(srv.Client(t), lock.Config{Identity: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := mustMutex(t, b, "close/wait").Lock(context.Background()) // no deadline
+		got <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := b.Close(ctxFor(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if !errors.Is(err, lock.ErrClosed) {
+			t.Errorf("waiting Lock after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting Lock did not end with Close")
+	}
+}

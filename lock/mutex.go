@@ -56,14 +56,16 @@ func (m *Mutex) Lock(ctx context.Context) (*Held, error) { return m.lock(ctx, fa
 func (m *Mutex) TryLock(ctx context.Context) (*Held, error) { return m.lock(ctx, true) }
 
 func (m *Mutex) lock(ctx context.Context, try bool) (*Held, error) {
+	ctx, done := m.s.bound(ctx)
+	defer done()
 	leave, err := m.s.takeTurn(ctx, m.key, try)
 	if err != nil {
-		return nil, fmt.Errorf("lock %q: %w", m.key, err)
+		return nil, fmt.Errorf("lock %q: %w", m.key, closedErr(ctx, err))
 	}
 	l, err := m.contend(ctx, try, leave)
 	if err != nil {
 		leave()
-		return nil, fmt.Errorf("lock %q: %w", m.key, err)
+		return nil, fmt.Errorf("lock %q: %w", m.key, closedErr(ctx, err))
 	}
 	return l, nil
 }

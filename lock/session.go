@@ -36,6 +36,8 @@ type Session struct {
 	newBackoff func() backoff.BackOff
 	serviceID  string
 	hb         *hold.Heartbeat
+	waits      context.Context // cancelled (cause ErrClosed) by Close: ends the Locks still waiting
+	stopWaits  func()
 
 	create sync.Mutex // one session creation at a time
 	mu     sync.Mutex
@@ -75,6 +77,8 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 	for _, o := range opts {
 		o(s)
 	}
+	waits, cancel := context.WithCancelCause(context.Background())
+	s.waits, s.stopWaits = waits, func() { cancel(ErrClosed) }
 	s.serviceID = newServiceID(cfg.ServiceName)
 	s.hb = hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: s.serviceID, ServiceName: cfg.ServiceName,
 		Meta: map[string]string{"consulelect_identity": cfg.Identity}, CheckTTL: cfg.CheckTTL,
@@ -141,7 +145,9 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed { // closed meanwhile: Close destroys what it knows, so do it here
-		go s.destroy(context.Background(), id)
+		s.mu.Unlock()
+		s.destroy(context.Background(), id)
+		s.mu.Lock()
 		return "", ErrClosed
 	}
 	s.id = id
@@ -189,24 +195,22 @@ func (s *Session) destroy(ctx context.Context, id string) {
 // while its holder's work may still run. Then it destroys the Consul
 // session (a lock whose holder did not Unlock in time is then kept from
 // others for LockDelay, Consul's lock-delay, or by the semaphore's
-// pruning rule), stops the check and removes it. Later Locks fail with
-// ErrClosed; a second Close returns ErrClosed.
+// pruning rule), stops the check and removes it. Locks still waiting, and
+// later ones, fail with ErrClosed; a second Close returns ErrClosed.
 func (s *Session) Close(ctx context.Context) error {
-	s.create.Lock() // no session is being created past this point
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		s.create.Unlock()
 		return ErrClosed
 	}
 	s.closed = true
+	s.stopWaits() // Locks still waiting return ErrClosed
 	id := s.id
 	held := make([]*Held, 0, len(s.held))
 	for h := range s.held {
 		held = append(held, h)
 	}
 	s.mu.Unlock()
-	s.create.Unlock()
 	for _, h := range held {
 		h.end(ErrClosed)
 	}
@@ -302,4 +306,20 @@ func (s *Session) spawn(f func()) bool {
 		f()
 	}()
 	return true
+}
+
+// bound returns ctx, also cancelled when the Session closes, and the
+// function that frees it.
+func (s *Session) bound(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(s.waits, func() { cancel(ErrClosed) })
+	return ctx, func() { stop(); cancel(nil) }
+}
+
+// closedErr is ErrClosed when ctx ended because the Session closed, else err.
+func closedErr(ctx context.Context, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), ErrClosed) {
+		return ErrClosed
+	}
+	return err
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // foreignFlags reports whether the key is used by another protocol (a
@@ -98,6 +100,12 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			}
 			// Re-read the key at once: waiting on the old index would wait
 			// for a change that may never come (a sole candidate).
+			index = 0
+		case res == acquired && !hold.Fresh(e.clock, sent, e.cfg.DemoteAfter):
+			// The answer came after its deadline: it proves nothing. The
+			// session may still hold the key; the next acquire (Consul
+			// grants the holding session) is dated afresh.
+			e.log.Warn("acquire answered past its deadline; acquiring again", "took", e.clock.Now().Sub(sent))
 			index = 0
 		case res == acquired:
 			r.ok()

@@ -254,3 +254,39 @@ func TestSemaphoreFrozenHolderNeverExceedsLimit(t *testing.T) {
 	o.checkNoOverlap(t, limit)
 	t.Logf("%d holds recorded", len(o.holds))
 }
+
+// An acquire whose answer arrives after its deadline (held on the path
+// past DemoteAfter) proves nothing: the Lock does not return it, not even
+// for a moment, but acquires again and returns a hold dated by that.
+func TestLateAcquireAnswerIsNotAHold(t *testing.T) {
+	for _, kind := range []string{"mutex", "semaphore"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := devServer(t)
+			p := consultest.NewFaultProxy(t, srv.HTTPAddr)
+			c, err := api.NewClient(p.Config(srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := lock.Config{Identity: "late", DemoteAfter: time.Second, LockDelay: 1500 * time.Millisecond, ConfirmInterval: 250 * time.Millisecond}
+			s := newSession(t, c, cfg)
+			acq := mutexOn(t, s, "late/"+kind)
+			if kind == "semaphore" {
+				acq = semaphoreOn(t, s, "late/"+kind, 1)
+			}
+			p.DelayNext(consultest.Match{Path: "/v1/txn"}, cfg.DemoteAfter+300*time.Millisecond, 1)
+			start := time.Now()
+			l, err := acq(ctxFor(t, 20*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Unlock(context.Background())
+			if n := p.Count(consultest.Match{Path: "/v1/txn"}); n < 2 {
+				t.Errorf("%d acquire transactions, want the late one and a fresh one", n)
+			}
+			if l.Context().Err() != nil || !l.Deadline().After(time.Now()) {
+				t.Errorf("returned a hold past its deadline: %v, deadline in %v", l.Reason(), time.Until(l.Deadline()))
+			}
+			t.Logf("held %v after the Lock call (the first answer was held %v)", l.Started().Sub(start), cfg.DemoteAfter+300*time.Millisecond)
+		})
+	}
+}

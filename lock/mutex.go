@@ -168,6 +168,12 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 					return nil, err
 				}
 				continue
+			case out == hold.Acquired && !hold.Fresh(m.s.clock, sent, m.s.cfg.DemoteAfter):
+				// Answered past its deadline: it proves nothing. Our session
+				// may hold the key; the next read sees it mine and acquires
+				// again, dated afresh.
+				queued = ""
+				continue
 			case out == hold.Acquired:
 				b.Reset()
 				queued = "" // the acquire deleted it

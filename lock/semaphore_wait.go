@@ -73,6 +73,13 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Hel
 			case err != nil: // another contender changed the lock first
 				index = 0
 				continue
+			case out == hold.Acquired && !hold.Fresh(sem.s.clock, sent, sem.s.cfg.DemoteAfter):
+				// Answered past its deadline: it proves nothing; join again
+				// (our session is in the holders, so the next join is a
+				// CAS dated afresh).
+				queued = sid
+				index = 0
+				continue
 			case out == hold.Acquired:
 				b.Reset()
 				queued = ""
@@ -208,10 +215,11 @@ func (sem *Semaphore) enqueue(ctx context.Context, session string) error {
 }
 
 // dequeue deletes our contender key after a wait that ended without a
-// slot (in the background if it fails: a live contender holds its place).
+// slot, and takes us out of the holders if a join whose answer came too
+// late put us there (in the background if it fails: a live contender
+// holds its place).
 func (sem *Semaphore) dequeue(session string) {
 	sem.s.persist("leave the semaphore queue of "+sem.prefix, func(ctx context.Context) error {
-		_, err := sem.s.client.KV().Delete(sem.prefix+"/"+session, sem.s.writeOpts(ctx))
-		return err
+		return sem.release(ctx, session)
 	})
 }

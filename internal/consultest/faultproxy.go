@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/consul/api"
 )
@@ -112,6 +113,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	switch act.kind {
 	case actPass:
 		p.rp.ServeHTTP(w, r)
+	case actDelay:
+		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), delayKey{}, act.delay)))
 	case actFail:
 		http.Error(w, "consultest: injected fault", act.code)
 	case actHang:
@@ -129,12 +132,23 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// holdAnswer (the ReverseProxy's ModifyResponse) holds an answer that
+// delayKey marks a request whose answer DelayNext holds.
+type delayKey struct{}
+
+// holdAnswer (the ReverseProxy's ModifyResponse) holds a delayed answer
+// (DelayNext) for its delay, and holds an answer that
 // comes back from the agent during an outage until the outage ends, then
 // fails the request: on a real broken path, the answer of a request sent
 // before the outage (a blocking query) is lost too.
 func (p *FaultProxy) holdAnswer(resp *http.Response) error {
 	r := resp.Request
+	if d, ok := r.Context().Value(delayKey{}).(time.Duration); ok {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return r.Context().Err()
+		}
+	}
 	p.mu.Lock()
 	o := p.outage
 	spared := p.spared(arrival{method: r.Method, path: r.URL.Path, query: r.URL.RawQuery})

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Match selects the requests a fault applies to, or that Count counts.
@@ -35,17 +36,19 @@ type arrival struct {
 type actionKind int
 
 const (
-	actPass actionKind = iota // forward it
-	actFail                   // answer it with an error
-	actHang                   // never answer it
-	actHold                   // hold it in an outage
+	actPass  actionKind = iota // forward it
+	actFail                    // answer it with an error
+	actHang                    // never answer it
+	actHold                    // hold it in an outage
+	actDelay                   // forward it, and hold its answer for a while
 )
 
 // action is what the proxy does with a request.
 type action struct {
 	kind   actionKind
-	code   int     // actFail: the status code
-	outage *outage // actHold: the outage; for an armed fault, the one it begins
+	code   int           // actFail: the status code
+	outage *outage       // actHold: the outage; for an armed fault, the one it begins
+	delay  time.Duration // actDelay: how long the answer is held
 }
 
 // fault is an armed fault: the next left requests that match get act.
@@ -80,6 +83,14 @@ func (p *FaultProxy) FailNext(match Match, code, n int) {
 // arms nothing.
 func (p *FaultProxy) HangNext(match Match, n int) {
 	p.arm(match, n, action{kind: actHang})
+}
+
+// DelayNext arms a fault for the next n requests that match: each is
+// forwarded (so the agent acts on it), and its answer is held for d
+// before it reaches the client: a slow or briefly frozen path, on which an
+// answer arrives long after the server decided. n <= 0 arms nothing.
+func (p *FaultProxy) DelayNext(match Match, d time.Duration, n int) {
+	p.arm(match, n, action{kind: actDelay, delay: d})
 }
 
 // OutageOnNext arms an outage of the whole path to the agent, which begins

@@ -162,3 +162,12 @@ func (h *Hold) finish(reason error, lost bool) bool {
 	h.cancel(reason)
 	return true
 }
+
+// Fresh reports whether an answer to a request sent at sent still proves
+// anything: its deadline, sent + demoteAfter, has not passed. An acquire
+// whose answer comes later (held by a hung connection past an
+// invalidation) must not start a hold, not even for a moment: the key may
+// have been someone else's since.
+func Fresh(c Clock, sent time.Time, demoteAfter time.Duration) bool {
+	return c.Now().Before(sent.Add(demoteAfter))
+}

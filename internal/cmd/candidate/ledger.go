@@ -11,13 +11,14 @@ import (
 // every process on the host reads the same clock, so the chaos checker can
 // compare the ledgers of several candidates and its own.
 type event struct {
-	Ev      string `json:"ev"` // boot, start, end, write
+	Ev      string `json:"ev"`            // boot, start, end, write, hold, release
+	Use     string `json:"use,omitempty"` // hold, release: mutex or semaphore
 	Mono    int64  `json:"mono"`
 	ID      string `json:"id"`
 	PID     int    `json:"pid"`
 	Token   uint64 `json:"token,omitempty"`
 	Session string `json:"session,omitempty"`
-	Reason  string `json:"reason,omitempty"` // end: why the term ended
+	Reason  string `json:"reason,omitempty"` // end, release: why the term (the hold) ended
 
 	// Fenced writes (ev "write"): Mono is the send time, Done the time the
 	// answer (or the error) came back.

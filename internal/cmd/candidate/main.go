@@ -18,6 +18,17 @@
 //	{"ev":"end","mono":…,"token":…,"reason":…,…}              right after <-ctx.Done()
 //	{"ev":"write","mono":…,"done":…,"ok":…,"result":…,"seq":…,"index":…,…}
 //
+// With -lock-key K and/or -sem-prefix P (and -sem-limit N) it also runs,
+// beside the elector and for the whole life of the process, a lock loop on
+// the mutex K and one on the semaphore P with limit N, sharing one
+// lock.Session with the elector's timings (see holder): each takes its
+// lock, keeps it -hold-min to -hold-max (a -long-hold-share of the holds:
+// -long-hold-min to -long-hold-max) while watching the held lock's
+// context, unlocks, and pauses -pause-min to -pause-max. The ledger gets:
+//
+//	{"ev":"hold","use":"mutex"|"semaphore","mono":…,"token":…,"session":…,…}     acquire confirmed
+//	{"ev":"release","use":…,"mono":…,"token":…,"reason":…,…}                   stopped acting as holder (before Unlock)
+//
 // The Consul address and token come from the usual CONSUL_HTTP_* variables.
 package main
 
@@ -35,6 +46,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/consulelect/consulelect/leader"
+	"github.com/consulelect/consulelect/lock"
 )
 
 // options are the candidate's flags beyond the elector's config.
@@ -43,6 +55,7 @@ type options struct {
 	writeEvery   time.Duration
 	writeTimeout time.Duration
 	stuck        bool // leader work ignores its ctx; SIGUSR1 resigns
+	locks        lockOptions
 }
 
 func main() {
@@ -60,6 +73,17 @@ func main() {
 	flag.DurationVar(&cfg.StopTimeout, "stop-timeout", 0, "StopTimeout")
 	flag.BoolVar(&cfg.ExitOnStragglers, "exit-on-stragglers", false, "ExitOnStragglers")
 	flag.BoolVar(&o.stuck, "stuck", false, "leader work that ignores its context (SIGUSR1 resigns)")
+	flag.StringVar(&o.locks.key, "lock-key", "", "also take and release the mutex on this key, again and again")
+	flag.StringVar(&o.locks.semPrefix, "sem-prefix", "", "also take and release a slot of the semaphore on this prefix, again and again")
+	flag.IntVar(&o.locks.semLimit, "sem-limit", 1, "the semaphore's limit")
+	flag.DurationVar(&o.locks.holdMin, "hold-min", 20*time.Millisecond, "shortest time a lock is kept")
+	flag.DurationVar(&o.locks.holdMax, "hold-max", 200*time.Millisecond, "longest time a lock is kept")
+	flag.Float64Var(&o.locks.longShare, "long-hold-share", 0, "share of the holds (0 to 1) kept -long-hold-min to -long-hold-max instead")
+	flag.DurationVar(&o.locks.longMin, "long-hold-min", time.Second, "shortest time a long hold is kept")
+	flag.DurationVar(&o.locks.longMax, "long-hold-max", 4*time.Second, "longest time a long hold is kept")
+	flag.DurationVar(&o.locks.pauseMin, "pause-min", 20*time.Millisecond, "shortest pause between a release and the next acquire")
+	flag.DurationVar(&o.locks.pauseMax, "pause-max", 200*time.Millisecond, "longest pause between a release and the next acquire")
+	flag.DurationVar(&o.locks.unlockTimeout, "unlock-timeout", 5*time.Second, "bound on one Unlock")
 	flag.Parse()
 	if err := run(cfg, o); err != nil {
 		fmt.Fprintln(os.Stderr, "candidate:", err)
@@ -106,6 +130,20 @@ func run(cfg leader.Config, o options) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if o.locks.enabled() {
+		loops, err := startLocks(ctx, client, cfg, o.locks, led, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			stop() // the loops end with ctx, also when Run failed
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := loops.stop(cctx); err != nil {
+				log.Warn("closing the lock session", "error", err)
+			}
+		}()
+	}
 	if o.stuck {
 		usr1 := make(chan os.Signal, 1)
 		signal.Notify(usr1, syscall.SIGUSR1)
@@ -116,4 +154,22 @@ func run(cfg leader.Config, o options) error {
 		}()
 	}
 	return e.Run(ctx)
+}
+
+// startLocks starts the lock loops of o on one lock.Session with the
+// elector's timings; they run until ctx ends.
+func startLocks(ctx context.Context, client *api.Client, cfg leader.Config, o lockOptions, led *ledger, log hclog.Logger) (*lockLoops, error) {
+	llog := log.Named("lock")
+	s, err := lock.NewSession(client, lock.Config{Identity: cfg.Identity, LockDelay: cfg.LockDelay,
+		DemoteAfter: cfg.DemoteAfter, ConfirmInterval: cfg.ConfirmInterval, CheckTTL: cfg.CheckTTL}, lock.WithLogger(llog))
+	if err != nil {
+		return nil, err
+	}
+	loops, err := newLockLoops(s, o, led, llog)
+	if err != nil {
+		_ = s.Close(ctx)
+		return nil, err
+	}
+	loops.start(ctx)
+	return loops, nil
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,109 +18,307 @@ const schedulingAllowance = 250 * time.Millisecond
 // violation is one broken safety property, with a message that names the
 // terms (or writes) involved and their times.
 type violation struct {
-	kind string // overlap, token, bound, fencing
+	kind string // overlap, token, bound, fencing, liveness; for the locks prefixed by the use (mutex-overlap)
 	msg  string
 }
 
 // verdict is the checker's result.
 type verdict struct {
 	violations []violation
-	// maxAfterLoss is the longest running time of a term after its session
-	// stopped holding the key (the bound check's measure), and its term.
+	measured   map[*resource]*measures
+}
+
+// measures is what the checker measured on one resource.
+type measures struct {
+	// maxAfterLoss is the longest running time of a hold after its session
+	// stopped holding the key (the bound check's measure), and its hold.
 	maxAfterLoss     time.Duration
 	maxAfterLossTerm *term
-	boundChecked     int // terms whose loss the watcher saw before they ended
+	boundChecked     int // holds whose loss the watcher saw before they ended
+	// maxActive is the most holds active at one moment outside their
+	// windows (what the limit applies to); maxWithWindows counts the holds
+	// inside a window too.
+	maxActive, maxWithWindows int
+	excused                   time.Duration // time with more than limit holds active, all inside windows
 }
 
 func (v *verdict) fail(kind, format string, a ...any) {
 	v.violations = append(v.violations, violation{kind, fmt.Sprintf(format, a...)})
 }
 
+// of returns the measures of r.
+func (v *verdict) of(r *resource) *measures {
+	m := v.measured[r]
+	if m == nil {
+		m = &measures{}
+		v.measured[r] = m
+	}
+	return m
+}
+
 // check runs every check on h. It never stops at the first violation.
 func check(h *history) *verdict {
-	v := &verdict{}
-	if len(h.terms) == 0 {
+	v := &verdict{measured: map[*resource]*measures{}}
+	if len(h.elect.terms) == 0 {
 		v.fail("liveness", "no candidate ever led")
 	}
-	v.checkTokens(h)
-	v.checkBound(h)
-	v.checkOverlaps(h)
+	if k := h.settings.LockKey; k != "" && len(h.mutex.terms) == 0 {
+		v.fail(h.mutex.kind("liveness"), "no candidate ever held the mutex %q", k)
+	}
+	if p := h.settings.SemPrefix; p != "" && len(h.sem.terms) == 0 {
+		v.fail(h.sem.kind("liveness"), "no candidate ever held a slot of the semaphore %q", p)
+	}
+	for _, r := range h.resources() {
+		v.checkTokens(h, r)
+		v.checkBound(h, r)
+		v.checkHolders(h, r)
+	}
 	v.checkFencing(h)
 	return v
 }
 
-// checkTokens: fencing tokens strictly increase across terms in the order
-// in which they started.
-func (v *verdict) checkTokens(h *history) {
-	for i := 1; i < len(h.terms); i++ {
-		a, b := h.terms[i-1], h.terms[i]
-		if b.token <= a.token {
-			v.fail("token", "token regression: %v started at %s after %v started at %s, with a token not higher",
-				b, h.at(b.start), a, h.at(a.start))
+// checkTokens: fencing tokens strictly increase across the election's
+// terms, and across the mutex's holds, in the order in which they started.
+// A semaphore's slots may be taken concurrently, and the answer of an
+// earlier join may arrive after a later one, so there the tokens must be
+// distinct and increase across the holds of each process.
+//
+// A hold stale from its start (logged only after a SIGCONT, acquired
+// before it) is left out: when it started is not known, only that its
+// acquire came before the pause ended.
+func (v *verdict) checkTokens(h *history, r *resource) {
+	if r != h.sem {
+		var a *term
+		for _, b := range r.terms {
+			if b.staleFromStart() {
+				continue
+			}
+			if a != nil && b.token <= a.token {
+				v.fail(r.kind("token"), "token regression: %v started at %s after %v started at %s, with a token not higher",
+					b, h.at(b.start), a, h.at(a.start))
+			}
+			a = b
 		}
+		return
+	}
+	seen := map[uint64]*term{}
+	last := map[int]*term{}
+	for _, t := range r.terms {
+		if o := seen[t.token]; o != nil {
+			v.fail(r.kind("token"), "token reused: %v started at %s with the token of %v started at %s", t, h.at(t.start), o, h.at(o.start))
+		}
+		seen[t.token] = t
+		if o := last[t.pid]; o != nil && t.token <= o.token {
+			v.fail(r.kind("token"), "token regression: %v started at %s after the same process's %v started at %s, with a token not higher",
+				t, h.at(t.start), o, h.at(o.start))
+		}
+		last[t.pid] = t
 	}
 }
 
-// checkBound: a term ends no later than DemoteAfter (+ the scheduling
+// staleFromStart reports whether t is inside a stale window from its start.
+func (t *term) staleFromStart() bool {
+	for _, w := range t.windows {
+		if w.kind == "stale" && w.span.from <= t.start {
+			return true
+		}
+	}
+	return false
+}
+
+// checkBound: a hold ends no later than DemoteAfter (+ the scheduling
 // allowance) of running time after its session stopped holding the key.
 // Time during which the process was SIGSTOPped is not counted: a stopped
 // process cannot act, and cannot end its term either.
-func (v *verdict) checkBound(h *history) {
+func (v *verdict) checkBound(h *history, r *resource) {
+	m := v.of(r)
 	limit := time.Duration(h.settings.DemoteAfter) + schedulingAllowance
-	for _, t := range h.terms {
+	for _, t := range r.terms {
 		if t.lostAt == 0 || t.lostAt >= t.end {
 			continue
 		}
-		v.boundChecked++
+		m.boundChecked++
 		ran := spans{{t.lostAt, t.end}}.minus(h.procs[t.pid].pauses).total()
-		if ran > v.maxAfterLoss {
-			v.maxAfterLoss, v.maxAfterLossTerm = ran, t
+		if ran > m.maxAfterLoss {
+			m.maxAfterLoss, m.maxAfterLossTerm = ran, t
 		}
-		if ran > limit {
+		if ran <= limit {
+			continue
+		}
+		if r == h.elect {
 			v.fail("bound", "term outlived its session: %v led until %s (%s), %s of running time after its session was seen no longer holding the key at %s; bound DemoteAfter + %s = %s",
 				t, h.at(t.end), t.ended, fmtDur(ran), h.at(t.lostAt), fmtDur(schedulingAllowance), fmtDur(limit))
+			continue
 		}
+		v.fail(r.kind("bound"), "hold outlived its lock: %v held the %s until %s (%s), %s of running time after its session was seen no longer holding it at %s; bound DemoteAfter + %s = %s",
+			t, r.use, h.at(t.end), t.ended, fmtDur(ran), h.at(t.lostAt), fmtDur(schedulingAllowance), fmtDur(limit))
 	}
 }
 
-// checkOverlaps: no two terms are active at the same moment, except inside
-// a window (a stale leader after SIGCONT, an operator's delete), where
-// fencing must hold instead: no fenced write attempted by that term in the
-// window was accepted.
-func (v *verdict) checkOverlaps(h *history) {
-	for i, a := range h.terms {
-		for _, b := range h.terms[i+1:] {
-			if b.start >= a.end {
-				break // terms are sorted by start: no later one overlaps a
+// checkHolders: at no moment are more than r.limit holds of r active (two
+// leaders, two mutex holders, limit+1 semaphore holders), except inside a
+// window (a stale holder after SIGCONT, an operator's delete) where the
+// hold does not count; fencing must hold instead: no fenced write
+// attempted by that term in the window was accepted. A window that
+// overlapped others (its hold would have been one too many) records them.
+func (v *verdict) checkHolders(h *history, r *resource) {
+	m := v.of(r)
+	type edge struct {
+		at      int64
+		t       *term
+		enter   bool // the span starts (else ends)
+		excused bool // a span inside one of the hold's windows
+	}
+	var edges []edge
+	for _, t := range r.terms {
+		var ws []span
+		for _, w := range t.windows {
+			ws = append(ws, w.span)
+		}
+		win := normalize(ws)
+		for _, s := range t.active.minus(win) {
+			edges = append(edges, edge{s.from, t, true, false}, edge{s.to, t, false, false})
+		}
+		for _, s := range t.active.intersect(win) {
+			edges = append(edges, edge{s.from, t, true, true}, edge{s.to, t, false, true})
+		}
+	}
+	// In time order, ends before starts at the same instant: spans that
+	// only touch do not overlap.
+	slices.SortStableFunc(edges, func(a, b edge) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return cmp.Compare(btoi(a.enter), btoi(b.enter))
+	})
+	type excess struct {
+		terms []*term
+		first int64
+		total time.Duration
+	}
+	var excesses []*excess
+	byTerms := map[string]*excess{}
+	counted, excused := map[*term]int{}, map[*term]int{}
+	for i, e := range edges {
+		set := counted
+		if e.excused {
+			set = excused
+		}
+		if e.enter {
+			set[e.t]++
+		} else if set[e.t]--; set[e.t] <= 0 {
+			delete(set, e.t)
+		}
+		if i+1 == len(edges) || edges[i+1].at <= e.at {
+			continue
+		}
+		seg := span{e.at, edges[i+1].at}
+		m.maxActive = max(m.maxActive, len(counted))
+		m.maxWithWindows = max(m.maxWithWindows, len(counted)+len(excused))
+		if len(counted) > r.limit {
+			ts := sortedTerms(counted)
+			k := fmt.Sprint(ts)
+			x := byTerms[k]
+			if x == nil {
+				x = &excess{terms: ts, first: seg.from}
+				byTerms[k] = x
+				excesses = append(excesses, x)
 			}
-			both := a.active.intersect(b.active)
-			if both.total() == 0 {
-				continue
-			}
-			var excused []span
-			for _, w := range append(slices.Clone(a.windows), b.windows...) {
-				if in := both.intersect(spans{w.span}); in.total() > 0 {
-					other := a
-					if w.term == a {
-						other = b
-					}
-					w.overlapped = append(w.overlapped, other)
-					w.overlap += in.total()
-					excused = append(excused, w.span)
+			x.total += seg.dur()
+		} else if len(counted)+len(excused) > r.limit {
+			m.excused += seg.dur()
+		}
+		if len(counted)+len(excused) <= r.limit {
+			continue
+		}
+		others := append(sortedTerms(counted), sortedTerms(excused)...)
+		for _, t := range sortedTerms(excused) {
+			for _, w := range t.windows {
+				if w.span.from > seg.from || w.span.to < seg.to {
+					continue
 				}
-			}
-			if rest := both.minus(normalize(excused)); rest.total() > 0 {
-				v.fail("overlap", "two leaders: %v led %s and %v led %s; both active for %s from %s, outside any stale-leader or operator window",
-					a, h.interval(a), b, h.interval(b), fmtDur(rest.total()), h.at(rest[0].from))
+				w.overlap += seg.dur()
+				for _, o := range others {
+					if o != t {
+						w.addOverlapped(o)
+					}
+				}
 			}
 		}
 	}
-	for _, t := range h.terms {
+	for _, x := range excesses {
+		v.fail(r.kind("overlap"), "%s", h.excessMsg(r, x.terms, x.total, x.first))
+	}
+	for _, t := range r.terms {
 		for _, w := range t.windows {
 			if len(w.overlapped) > 0 {
 				v.checkWindowWrites(h, w)
 			}
 		}
+	}
+}
+
+// excessMsg describes holds of r all active for total from first.
+func (h *history) excessMsg(r *resource, ts []*term, total time.Duration, first int64) string {
+	verb := "held"
+	if r == h.elect {
+		verb = "led"
+	}
+	var b strings.Builder
+	for i, t := range ts {
+		switch {
+		case i == len(ts)-1 && i > 0:
+			b.WriteString(" and ")
+		case i > 0:
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%v %s %s", t, verb, h.interval(t))
+	}
+	both, outside := "all", "any stale-leader or operator window"
+	if len(ts) == 2 {
+		both = "both"
+	}
+	if r != h.elect {
+		outside = "any stale window"
+	}
+	head := number(len(ts)) + " " + r.holder() + "s"
+	if r.limit > 1 {
+		head += fmt.Sprintf(" (limit %d)", r.limit)
+	}
+	return fmt.Sprintf("%s: %s; %s active for %s from %s, outside %s", head, b.String(), both, fmtDur(total), h.at(first), outside)
+}
+
+// number spells small counts.
+func number(n int) string {
+	if n >= 2 && n <= 9 {
+		return []string{"two", "three", "four", "five", "six", "seven", "eight", "nine"}[n-2]
+	}
+	return fmt.Sprint(n)
+}
+
+// sortedTerms returns the terms of set by start.
+func sortedTerms(set map[*term]int) []*term {
+	ts := make([]*term, 0, len(set))
+	for t := range set {
+		ts = append(ts, t)
+	}
+	slices.SortFunc(ts, func(a, b *term) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.pid, b.pid), cmp.Compare(a.token, b.token))
+	})
+	return ts
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// addOverlapped records that o was active during the window.
+func (w *window) addOverlapped(o *term) {
+	if !slices.Contains(w.overlapped, o) {
+		w.overlapped = append(w.overlapped, o)
 	}
 }
 
@@ -148,9 +347,9 @@ func (v *verdict) checkWindowWrites(h *history, w *window) {
 // check-session should have failed. It also checks that Consul's answers
 // agree with its KV store.
 func (v *verdict) checkFencing(h *history) {
-	tokens := make([]uint64, 0, len(h.terms))
+	tokens := make([]uint64, 0, len(h.elect.terms))
 	byToken := map[uint64]*term{}
-	for _, t := range h.terms {
+	for _, t := range h.elect.terms {
 		tokens = append(tokens, t.token)
 		byToken[t.token] = t
 	}

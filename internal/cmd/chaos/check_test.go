@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/consul/api"
 )
 
 // Synthetic ledgers for the checker: times in seconds from the run's start,
@@ -176,5 +178,199 @@ func TestSpans(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// Lock holds, as the candidates' lock loops log them.
+
+func lockRunRec() record {
+	r := runRec()
+	r.Settings.LockKey, r.Settings.SemPrefix, r.Settings.SemLimit = "chaos/lock", "chaos/sem", 2
+	return r
+}
+
+func holdRec(use, id string, pid int, token uint64, at float64) record {
+	return record{Ev: "hold", Use: use, Mono: sec(at), ID: id, PID: pid, Token: token, Session: id + "-ls"}
+}
+
+func releaseRec(use, id string, pid int, token uint64, at float64) record {
+	return record{Ev: "release", Use: use, Mono: sec(at), ID: id, PID: pid, Token: token, Session: id + "-ls", Reason: "done"}
+}
+
+// lockKeyRec: the watcher saw the mutex's key at index held by the lock
+// session of id ("": by none).
+func lockKeyRec(at float64, index uint64, id string) record {
+	r := record{Ev: evKey, Use: useMutex, Mono: sec(at), Index: index, Exists: yes()}
+	if id != "" {
+		r.Session = id + "-ls"
+	}
+	return r
+}
+
+// semKeyRec: the watcher saw the semaphore's prefix at index with the
+// live holders of ids.
+func semKeyRec(at float64, index uint64, ids ...string) record {
+	r := record{Ev: evKey, Use: useSemaphore, Mono: sec(at), Index: index, Exists: yes()}
+	for _, id := range ids {
+		r.Holders = append(r.Holders, id+"-ls")
+	}
+	return r
+}
+
+// leading is recs with an election term over the whole test, and a late
+// hold of each lock by another process, so that the liveness checks pass.
+func leading(recs ...record) []record {
+	return append([]record{lockRunRec(), startRec("e", 9, 1, 0.1), endRec("e", 9, 1, 99),
+		holdRec(useMutex, "z", 8, 1000, 50), releaseRec(useMutex, "z", 8, 1000, 50.1),
+		holdRec(useSemaphore, "z", 8, 1001, 50), releaseRec(useSemaphore, "z", 8, 1001, 50.1)}, recs...)
+}
+
+func TestLockChecker(t *testing.T) {
+	const m, s = useMutex, useSemaphore
+	tests := []struct {
+		name       string
+		recs       []record
+		violations []string // kinds, in order
+		stale      map[string]int
+		maxActive  map[string]int
+	}{
+		{
+			name: "mutex handoffs and semaphore holds within the limit",
+			recs: leading(
+				holdRec(m, "a", 1, 10, 1), releaseRec(m, "a", 1, 10, 1.1), holdRec(m, "b", 2, 12, 1.1), releaseRec(m, "b", 2, 12, 1.3),
+				holdRec(s, "a", 1, 11, 1), holdRec(s, "b", 2, 13, 1.05), releaseRec(s, "a", 1, 11, 1.2),
+				holdRec(s, "c", 3, 14, 1.2), releaseRec(s, "b", 2, 13, 1.3), releaseRec(s, "c", 3, 14, 1.4)),
+			maxActive: map[string]int{m: 1, s: 2},
+		},
+		{
+			name: "two mutex holders overlapping",
+			recs: leading(
+				holdRec(m, "a", 1, 10, 1), holdRec(m, "b", 2, 12, 1.05), releaseRec(m, "a", 1, 10, 1.1), releaseRec(m, "b", 2, 12, 1.3)),
+			violations: []string{"mutex-overlap"},
+			maxActive:  map[string]int{m: 2},
+		},
+		{
+			name: "three semaphore holders with limit 2",
+			recs: leading(
+				holdRec(s, "a", 1, 10, 1), holdRec(s, "b", 2, 11, 1.01), holdRec(s, "c", 3, 12, 1.05),
+				releaseRec(s, "a", 1, 10, 1.1), releaseRec(s, "b", 2, 11, 1.2), releaseRec(s, "c", 3, 12, 1.3)),
+			violations: []string{"semaphore-overlap"},
+			maxActive:  map[string]int{s: 3},
+		},
+		{
+			name: "a mutex hold ends when its SIGKILLed process is reaped",
+			recs: leading(
+				holdRec(m, "a", 1, 10, 1), record{Ev: evKill, Mono: sec(2), Confirmed: sec(2.2), ID: "a", PID: 1},
+				holdRec(m, "b", 2, 12, 2.1), releaseRec(m, "b", 2, 12, 2.3)),
+			violations: []string{"mutex-overlap"},
+		},
+		{
+			name: "mutex overlap inside a stale window (SIGSTOP longer than DemoteAfter) is excused",
+			recs: leading(
+				holdRec(m, "a", 1, 10, 1), lockKeyRec(1, 10, "a"),
+				record{Ev: evStop, Mono: sec(1.05), Confirmed: sec(1.05), ID: "a", PID: 1},
+				lockKeyRec(2.2, 11, ""), holdRec(m, "b", 2, 12, 4.8), lockKeyRec(4.8, 12, "b"),
+				record{Ev: evCont, Mono: sec(5), ID: "a", PID: 1}, releaseRec(m, "a", 1, 10, 5.001), releaseRec(m, "b", 2, 12, 5.1)),
+			stale:     map[string]int{m: 1},
+			maxActive: map[string]int{m: 1},
+		},
+		{
+			name: "semaphore overlap inside a stale window (slot lost while stopped) is excused",
+			recs: leading(
+				holdRec(s, "a", 1, 10, 1), holdRec(s, "b", 2, 11, 1), semKeyRec(1, 11, "a", "b"),
+				record{Ev: evStop, Mono: sec(1.1), Confirmed: sec(1.1), ID: "a", PID: 1},
+				semKeyRec(2.2, 12, "b"), // a's session invalidated while it is stopped
+				record{Ev: evCont, Mono: sec(2.5), ID: "a", PID: 1},
+				holdRec(s, "c", 3, 13, 2.49), releaseRec(s, "a", 1, 10, 2.501), releaseRec(s, "b", 2, 11, 2.6), releaseRec(s, "c", 3, 13, 2.7)),
+			stale:     map[string]int{s: 1},
+			maxActive: map[string]int{s: 2},
+		},
+		{
+			name: "a stale window does not excuse the other holders: three live semaphore holders still fail",
+			recs: leading(
+				holdRec(s, "a", 1, 10, 1), semKeyRec(1, 10, "a"),
+				record{Ev: evStop, Mono: sec(1.1), Confirmed: sec(1.1), ID: "a", PID: 1},
+				record{Ev: evCont, Mono: sec(4), ID: "a", PID: 1},
+				holdRec(s, "b", 2, 11, 3), holdRec(s, "c", 3, 12, 3), holdRec(s, "d", 4, 13, 3.9),
+				releaseRec(s, "a", 1, 10, 4.001), releaseRec(s, "b", 2, 11, 4.1), releaseRec(s, "c", 3, 12, 4.1), releaseRec(s, "d", 4, 13, 4.1)),
+			violations: []string{"semaphore-overlap"},
+			stale:      map[string]int{s: 1},
+		},
+		{
+			name: "a hold logged after a long SIGSTOP that it was acquired before: stale from its start",
+			recs: leading(
+				holdRec(m, "b", 2, 8, 0.5), releaseRec(m, "b", 2, 8, 0.9),
+				record{Ev: evStop, Mono: sec(1), Confirmed: sec(1), ID: "a", PID: 1}, lockKeyRec(1.001, 10, "a"),
+				lockKeyRec(2.2, 11, ""), holdRec(m, "b", 2, 12, 4.8),
+				record{Ev: evCont, Mono: sec(5), ID: "a", PID: 1}, holdRec(m, "a", 1, 10, 5.0001), releaseRec(m, "a", 1, 10, 5.001),
+				releaseRec(m, "b", 2, 12, 5.1)),
+			stale: map[string]int{m: 1}, // and its token (10, logged after b's 12) is not a regression
+		},
+		{
+			name: "mutex token regression",
+			recs: leading(
+				holdRec(m, "a", 1, 20, 1), releaseRec(m, "a", 1, 20, 1.1), holdRec(m, "b", 2, 12, 1.2), releaseRec(m, "b", 2, 12, 1.3)),
+			violations: []string{"mutex-token"},
+		},
+		{
+			name: "semaphore tokens: out of start order across processes is fine, a reused token or a regression in one process is not",
+			recs: leading(
+				holdRec(s, "a", 1, 20, 1), holdRec(s, "b", 2, 12, 1.01), releaseRec(s, "a", 1, 20, 1.1), releaseRec(s, "b", 2, 12, 1.1),
+				holdRec(s, "c", 3, 12, 1.2), releaseRec(s, "c", 3, 12, 1.3),
+				holdRec(s, "a", 1, 15, 1.4), releaseRec(s, "a", 1, 15, 1.5)),
+			violations: []string{"semaphore-token", "semaphore-token"},
+		},
+		{
+			name: "a mutex hold that outlived its lock by more than DemoteAfter",
+			recs: leading(
+				holdRec(m, "a", 1, 10, 1), lockKeyRec(1, 10, "a"), lockKeyRec(1.5, 11, ""), releaseRec(m, "a", 1, 10, 4)),
+			violations: []string{"mutex-bound"},
+		},
+		{
+			name:       "locks configured but never held",
+			recs:       []record{lockRunRec(), startRec("e", 9, 1, 0.1), endRec("e", 9, 1, 99)},
+			violations: []string{"mutex-liveness", "semaphore-liveness"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := buildHistory(tt.recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := check(h)
+			var got []string
+			for _, x := range v.violations {
+				got = append(got, x.kind)
+				t.Log(x.kind, x.msg)
+			}
+			if !slices.Equal(got, tt.violations) {
+				t.Errorf("violations %q, want %q", got, tt.violations)
+			}
+			for _, r := range []*resource{h.mutex, h.sem} {
+				if ws := windowsIn(r, "stale"); ws.overlapping != tt.stale[r.use] {
+					t.Errorf("%d %s stale windows overlapped holders beyond the limit, want %d", ws.overlapping, r.use, tt.stale[r.use])
+				}
+				if want, ok := tt.maxActive[r.use]; ok && v.of(r).maxActive != want {
+					t.Errorf("%s: at most %d holders at once, want %d", r.use, v.of(r).maxActive, want)
+				}
+			}
+			if t.Failed() {
+				t.Log(report(h, v, runMeta{}))
+			}
+		})
+	}
+}
+
+func TestSemHolders(t *testing.T) {
+	pairs := api.KVPairs{
+		{Key: "p/.lock", Value: []byte(`{"Limit":2,"Holders":{"s1":true,"s2":true,"s3":true}}`)},
+		{Key: "p/s1", Session: "s1"},
+		{Key: "p/s2", Session: ""},   // its session is gone: not alive
+		{Key: "p/s4", Session: "s4"}, // a waiter
+		{Key: "p/s3/x", Session: "s3"},
+	}
+	if got, want := semHolders("p", pairs), []string{"s1"}; !slices.Equal(got, want) {
+		t.Errorf("semHolders = %q, want %q", got, want)
 	}
 }

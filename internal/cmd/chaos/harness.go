@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ type harness struct {
 	led     *ledger
 	servers []*consultest.Agent
 	hosts   []*host
-	watch   *watcher
+	watch   *watcher      // the election key
+	lockWs  []*watcher    // the mutex's key and the semaphore's prefix
 	admins  []*api.Client // one per server
 	idle    []func()      // close the admin clients' idle connections
 	procWG  sync.WaitGroup
@@ -38,10 +40,33 @@ type harness struct {
 
 const (
 	electionKey = "chaos/leader"
+	// lockKey and semPrefix are the mutex and the semaphore the candidates
+	// take beside the elector (-locks); the semaphore's limit is one less
+	// than the candidates, so that it matters.
+	lockKey   = "chaos/lock"
+	semPrefix = "chaos/sem"
 	// firstHostIP is the last byte of the first candidate host's address;
 	// consultest's Cluster uses 127.0.0.11 and up for the servers.
 	firstHostIP = 21
 )
+
+// How long the candidates' lock loops keep a lock, and pause between a
+// release and the next acquire (drawn uniformly in each range). A share of
+// the holds is long, so that faults also hit holders that keep holding
+// through them (past DemoteAfter) rather than only holders about to
+// unlock.
+const (
+	lockHoldMin   = 20 * time.Millisecond
+	lockHoldMax   = 200 * time.Millisecond
+	lockLongShare = 0.1
+	lockLongMin   = time.Second
+	lockLongMax   = 4 * time.Second
+	lockPauseMin  = 20 * time.Millisecond
+	lockPauseMax  = 200 * time.Millisecond
+)
+
+// semLimit is the limit of the candidates' semaphore.
+func (h *harness) semLimit() int { return h.cfg.candidates - 1 }
 
 // setup builds the candidate and starts the cluster, one client agent and
 // proxy per host, the watcher and the candidates.
@@ -56,11 +81,18 @@ func (h *harness) setup() error {
 		return err
 	}
 	h.led = led
-	h.led.add(record{Ev: evRun, Mono: mono(), Settings: &runSettings{
+	settings := &runSettings{
 		Seed: h.cfg.seed, Candidates: h.cfg.candidates, Key: h.key,
 		LockDelay: int64(h.t.lockDelay), DemoteAfter: int64(h.t.demoteAfter),
 		ConfirmInterval: int64(h.t.confirmInterval), CheckTTL: int64(h.t.checkTTL),
-	}})
+	}
+	if h.cfg.locks {
+		settings.LockKey, settings.SemPrefix, settings.SemLimit = lockKey, semPrefix, h.semLimit()
+		settings.HoldMin, settings.HoldMax = int64(lockHoldMin), int64(lockHoldMax)
+		settings.PauseMin, settings.PauseMax = int64(lockPauseMin), int64(lockPauseMax)
+		settings.LongShare, settings.LongMin, settings.LongMax = lockLongShare, int64(lockLongMin), int64(lockLongMax)
+	}
+	h.led.add(record{Ev: evRun, Mono: mono(), Settings: settings})
 	if err := consultest.Catch(h.startConsul); err != nil {
 		return err
 	}
@@ -73,8 +105,17 @@ func (h *harness) setup() error {
 		h.admins = append(h.admins, c)
 		h.idle = append(h.idle, cfg.Transport.CloseIdleConnections)
 	}
-	if h.watch, err = startWatcher(h.servers, h.key, h.led); err != nil {
+	if h.watch, err = startWatcher(h.servers, h.key, "", h.led); err != nil {
 		return err
+	}
+	if h.cfg.locks {
+		for _, t := range []struct{ key, use string }{{lockKey, useMutex}, {semPrefix, useSemaphore}} {
+			w, err := startWatcher(h.servers, t.key, t.use, h.led)
+			if err != nil {
+				return err
+			}
+			h.lockWs = append(h.lockWs, w)
+		}
 	}
 	for _, c := range h.hosts {
 		c.bin, c.args = bin, h.candidateArgs(c.id)
@@ -97,10 +138,18 @@ func (h *harness) startConsul() {
 }
 
 func (h *harness) candidateArgs(id string) []string {
-	return []string{"-key", h.key, "-id", id, "-ledger", filepath.Join(h.dir, id+".jsonl"),
+	args := []string{"-key", h.key, "-id", id, "-ledger", filepath.Join(h.dir, id+".jsonl"),
 		"-lock-delay", h.t.lockDelay.String(), "-demote-after", h.t.demoteAfter.String(),
 		"-confirm-interval", h.t.confirmInterval.String(), "-check-ttl", h.t.checkTTL.String(),
 		"-write-interval", "100ms"}
+	if h.cfg.locks {
+		args = append(args, "-lock-key", lockKey, "-sem-prefix", semPrefix, "-sem-limit", strconv.Itoa(h.semLimit()),
+			"-hold-min", lockHoldMin.String(), "-hold-max", lockHoldMax.String(),
+			"-long-hold-share", strconv.FormatFloat(lockLongShare, 'g', -1, 64),
+			"-long-hold-min", lockLongMin.String(), "-long-hold-max", lockLongMax.String(),
+			"-pause-min", lockPauseMin.String(), "-pause-max", lockPauseMax.String())
+	}
+	return args
 }
 
 // adminDo runs op with a client of the first server that answers.
@@ -203,6 +252,9 @@ func (h *harness) teardown() {
 	h.procWG.Wait()
 	if h.watch != nil {
 		h.watch.stop()
+	}
+	for _, w := range h.lockWs {
+		w.stop()
 	}
 	if len(h.admins) > 0 {
 		if err := h.readAudit(); err != nil {

@@ -13,11 +13,12 @@ type history struct {
 	settings   runSettings
 	start, end int64 // the run record, and the end-run record (else the last record)
 	last       int64 // the last time in any record
-	terms      []*term
-	procs      map[int]*process
-	faults     []*fault
-	keys       []keyObs // the election key as the watcher saw it, by time
-	writes     []*write // every fenced write a candidate logged
+	// elect is the election: its terms are the leaders'. mutex and sem are
+	// the lock and the semaphore the candidates take beside the elector.
+	elect, mutex, sem *resource
+	procs             map[int]*process
+	faults            []*fault
+	writes            []*write // every fenced write a candidate logged
 	// audit holds the accepted writes found in Consul after the run (the
 	// audit keys), with the raft index that applied each; auditDone tells
 	// whether it was read completely.
@@ -38,10 +39,66 @@ type auditEntry struct {
 	token, index uint64
 }
 
-// term is one leadership interval of one candidate process, from the
-// moment its LeaderFunc was entered to the moment it saw its context
-// cancelled (or its process died).
+// Uses of a key by the candidates: the ledgers' "use" field (empty for
+// the election).
+const (
+	useElection  = "election"
+	useMutex     = "mutex"
+	useSemaphore = "semaphore"
+)
+
+// A resource is one thing the candidates hold, with the number of holders
+// the library allows at once: the election key (one leader), the mutex
+// (one holder) or the semaphore (its limit). The checker applies the same
+// rules to the holds of each.
+type resource struct {
+	use   string
+	limit int
+	terms []*term  // its holds, sorted by start once derived
+	keys  []keyObs // its key (the semaphore: its prefix) as the watcher saw it, by time
+}
+
+// holder is how the report and the messages name one holder of r.
+func (r *resource) holder() string {
+	if r.use == useElection {
+		return "leader"
+	}
+	return r.use + " holder"
+}
+
+// kind is the violation kind of a rule broken on r: the rule's name,
+// prefixed with the use for the locks ("overlap", "mutex-overlap").
+func (r *resource) kind(rule string) string {
+	if r.use == useElection {
+		return rule
+	}
+	return r.use + "-" + rule
+}
+
+// resources are the election and the locks, in the report's order.
+func (h *history) resources() []*resource { return []*resource{h.elect, h.mutex, h.sem} }
+
+// resource returns the resource of a ledger's use field.
+func (h *history) resource(use string) (*resource, error) {
+	switch use {
+	case "", useElection:
+		return h.elect, nil
+	case useMutex:
+		return h.mutex, nil
+	case useSemaphore:
+		return h.sem, nil
+	}
+	return nil, fmt.Errorf("unknown use %q", use)
+}
+
+// term is one interval of one candidate process holding a resource: a
+// leadership term, from the moment its LeaderFunc was entered to the
+// moment it saw its context cancelled, or a held lock, from the moment the
+// lock package confirmed the acquire to the moment the holder stopped
+// acting (its context ended, or it was about to Unlock); or until its
+// process died.
 type term struct {
+	use        string
 	id         string
 	pid        int
 	token      uint64
@@ -57,6 +114,9 @@ type term struct {
 }
 
 func (t *term) String() string {
+	if t.use != useElection {
+		return fmt.Sprintf("%s (pid %d, %s token %d)", t.id, t.pid, t.use, t.token)
+	}
 	return fmt.Sprintf("%s (pid %d, token %d)", t.id, t.pid, t.token)
 }
 
@@ -68,12 +128,15 @@ type process struct {
 	pauses spans // SIGSTOPped: from the kernel's confirmation to the SIGCONT
 }
 
-// A window is a stretch of a term in which the library's contract does not
-// promise a single leader, so an overlap there is not by itself a
-// violation; fencing must hold instead (no write of the term accepted):
+// A window is a stretch of a term (or a hold) in which the library's
+// contract does not promise a single leader (at most limit holders), so an
+// overlap there is not by itself a violation; fencing must hold instead
+// (no write of the term accepted):
 //   - "stale": the tail of a term after SIGCONT, when the process was
 //     stopped longer than DemoteAfter or its session lost the key while it
 //     was stopped (docs/safety.md, "Not guaranteed": a paused process);
+//     the whole hold when such a pause ended before the hold was logged
+//     but after the watcher saw it acquired;
 //   - "operator": from an operator's delete of the key to the end of the
 //     holder's term (lock-delay is bypassed; docs/safety.md, assumption 5).
 type window struct {
@@ -111,17 +174,24 @@ type fault struct {
 	gap            bool // no leader within the recovery timeout
 }
 
-// keyObs is one observation of the election key by the harness's watcher.
+// keyObs is one observation of a resource's key by the harness's watcher.
 type keyObs struct {
-	mono    int64
-	index   uint64 // the key's ModifyIndex, or the KV index when it is missing
-	exists  bool
-	session string
+	mono int64
+	// index is the key's ModifyIndex, or the KV index when it is missing;
+	// for the semaphore, the prefix's index. A state after an acquire at
+	// raft index x has an index of at least x.
+	index uint64
+	// holders are the sessions that hold the resource in that state: the
+	// key's session, or the semaphore's holders whose contender key their
+	// session holds.
+	holders []string
 }
 
 // buildHistory rebuilds a run from its ledgers' records (any order).
 func buildHistory(recs []record) (*history, error) {
-	h := &history{procs: map[int]*process{}, audit: map[writeID]auditEntry{}}
+	h := &history{procs: map[int]*process{}, audit: map[writeID]auditEntry{},
+		elect: &resource{use: useElection, limit: 1}, mutex: &resource{use: useMutex, limit: 1},
+		sem: &resource{use: useSemaphore, limit: 1}}
 	slices.SortStableFunc(recs, func(a, b record) int { return cmp.Compare(a.Mono, b.Mono) })
 	b := &builder{h: h, faults: map[int]*fault{}}
 	for _, r := range recs {
@@ -154,6 +224,7 @@ func (b *builder) add(r record) error {
 		b.sawRun, h.start = true, r.Mono
 		if r.Settings != nil {
 			h.settings = *r.Settings
+			h.sem.limit = max(1, r.Settings.SemLimit)
 		}
 	case evEndRun:
 		b.endRun = r.Mono
@@ -162,20 +233,36 @@ func (b *builder) add(r record) error {
 	case evKill, evExit, evStop, evCont:
 		b.addSignal(r)
 	case evKey:
-		h.keys = append(h.keys, keyObs{mono: r.Mono, index: r.Index, exists: r.Exists != nil && *r.Exists, session: r.Session})
+		res, err := h.resource(r.Use)
+		if err != nil {
+			return err
+		}
+		o := keyObs{mono: r.Mono, index: r.Index, holders: r.Holders}
+		if res != h.sem && r.Exists != nil && *r.Exists && r.Session != "" {
+			o.holders = []string{r.Session}
+		}
+		res.keys = append(res.keys, o)
 	case evFault, evHeal, evRecovered, evGap:
 		return b.addFault(r)
 	case evAudit:
 		h.audit[writeID{r.ID, r.PID, r.Seq}] = auditEntry{token: r.Token, index: r.Index}
 	case evAuditDone:
 		h.auditDone = true
-	case "start":
+	case "start", "hold":
+		res, err := h.resource(r.Use)
+		if err != nil {
+			return err
+		}
 		h.proc(r.ID, r.PID)
-		h.terms = append(h.terms, &term{id: r.ID, pid: r.PID, token: r.Token, session: r.Session, start: r.Mono, ended: "open"})
-	case "end":
-		t := h.findTerm(r.PID, r.Token)
+		res.terms = append(res.terms, &term{use: res.use, id: r.ID, pid: r.PID, token: r.Token, session: r.Session, start: r.Mono, ended: "open"})
+	case "end", "release":
+		res, err := h.resource(r.Use)
+		if err != nil {
+			return err
+		}
+		t := res.findTerm(r.PID, r.Token)
 		if t == nil {
-			return fmt.Errorf("end of a term never started: %s pid %d token %d", r.ID, r.PID, r.Token)
+			return fmt.Errorf("%s of a %s never started: %s pid %d token %d", r.Ev, res.use, r.ID, r.PID, r.Token)
 		}
 		t.end, t.ended, t.reason = r.Mono, "end", r.Reason
 	case "write":
@@ -237,9 +324,13 @@ func (h *history) proc(id string, pid int) *process {
 	return p
 }
 
-func (h *history) findTerm(pid int, token uint64) *term {
-	for i := len(h.terms) - 1; i >= 0; i-- {
-		if t := h.terms[i]; t.pid == pid && t.token == token {
+// findTerm returns the election term of process pid with token.
+func (h *history) findTerm(pid int, token uint64) *term { return h.elect.findTerm(pid, token) }
+
+// findTerm returns r's hold by process pid with token, the latest if several.
+func (r *resource) findTerm(pid int, token uint64) *term {
+	for i := len(r.terms) - 1; i >= 0; i-- {
+		if t := r.terms[i]; t.pid == pid && t.token == token {
 			return t
 		}
 	}
@@ -258,25 +349,26 @@ func (h *history) closeOpen() {
 		}
 		p.pauses = normalize(p.pauses)
 	}
-	for _, t := range h.terms {
-		if t.ended != "open" {
-			continue
-		}
-		if p := h.procs[t.pid]; p.died != 0 {
-			t.end, t.ended = p.died, "killed"
-		} else {
-			t.end = max(last, t.start)
+	for _, r := range h.resources() {
+		for _, t := range r.terms {
+			if t.ended != "open" {
+				continue
+			}
+			if p := h.procs[t.pid]; p.died != 0 {
+				t.end, t.ended = p.died, "killed"
+			} else {
+				t.end = max(last, t.start)
+			}
 		}
 	}
 }
 
-// derive computes each term's active spans, the time its session lost the
-// key, its writes with their final outcome, and its windows.
+// derive computes, for every resource, each hold's active spans, the time
+// its session lost the key, and its stale windows; and for the election,
+// the terms' writes with their final outcome and the operator windows.
 func (h *history) derive() {
-	slices.SortFunc(h.terms, func(a, b *term) int { return cmp.Compare(a.start, b.start) })
-	for _, t := range h.terms {
-		t.active = spans{{t.start, t.end}}.minus(h.procs[t.pid].pauses)
-		t.lostAt = h.lostAt(t)
+	for _, r := range h.resources() {
+		h.deriveHolds(r)
 	}
 	for _, w := range h.writes {
 		w.outcome = h.outcome(w)
@@ -284,23 +376,11 @@ func (h *history) derive() {
 			t.writes = append(t.writes, w)
 		}
 	}
-	demote := time.Duration(h.settings.DemoteAfter)
-	for _, t := range h.terms {
-		for _, p := range h.procs[t.pid].pauses {
-			resumed := p.to
-			if resumed <= t.start || resumed >= t.end {
-				continue
-			}
-			if p.dur() > demote || (t.lostAt != 0 && t.lostAt <= resumed) {
-				t.windows = append(t.windows, &window{kind: "stale", span: span{resumed, t.end}, term: t})
-			}
-		}
-	}
 	for _, f := range h.faults {
 		if f.kind != kindDeleteKey {
 			continue
 		}
-		for _, t := range h.terms {
+		for _, t := range h.elect.terms {
 			if t.token == f.token && t.pid == f.pid && t.start < f.injected && f.injected < t.end {
 				t.windows = append(t.windows, &window{kind: "operator", span: span{f.injected, t.end}, term: t})
 			}
@@ -308,17 +388,71 @@ func (h *history) derive() {
 	}
 }
 
+// deriveHolds computes r's holds' active spans, loss times and stale
+// windows. A pause makes a stale window when it was longer than
+// DemoteAfter, or the hold's session lost the key while the process was
+// stopped: from the SIGCONT to the end of the hold, or the whole hold
+// when the process logged it only after the SIGCONT although the watcher
+// had seen it acquired before (the acquire's answer, or the lock
+// package's confirmation, came in just before the SIGSTOP).
+func (h *history) deriveHolds(r *resource) {
+	slices.SortFunc(r.terms, func(a, b *term) int { return cmp.Compare(a.start, b.start) })
+	demote := time.Duration(h.settings.DemoteAfter)
+	for _, t := range r.terms {
+		pauses := h.procs[t.pid].pauses
+		t.active = spans{{t.start, t.end}}.minus(pauses)
+		t.lostAt = r.lostAt(t)
+		for _, p := range pauses {
+			resumed := p.to
+			if resumed >= t.end || !(p.dur() > demote || (t.lostAt != 0 && t.lostAt <= resumed)) {
+				continue
+			}
+			switch {
+			case resumed > t.start:
+				t.windows = append(t.windows, &window{kind: "stale", span: span{resumed, t.end}, term: t})
+			case resumed > t.start-int64(demote) && r.seenHeld(t, resumed):
+				t.windows = append(t.windows, &window{kind: "stale", span: span{t.start, t.end}, term: t})
+			}
+		}
+	}
+}
+
 // lostAt is the first time the watcher saw the key, in a state after the
-// term's acquire (a higher index), not held by the term's session. The
+// hold's acquire (at least its index), not held by the hold's session. The
 // watcher sees a change after it happened, so this is no earlier than the
 // real loss: a bound measured from it is lenient, never strict.
-func (h *history) lostAt(t *term) int64 {
-	for _, k := range h.keys {
-		if k.index > t.token && (!k.exists || k.session != t.session) {
+func (r *resource) lostAt(t *term) int64 {
+	for _, k := range r.keys[r.firstKey(t.start-int64(acquireSlack)):] {
+		if k.index >= t.token && !slices.Contains(k.holders, t.session) {
 			return k.mono
 		}
 	}
 	return 0
+}
+
+// acquireSlack bounds how long before a hold was logged its acquire can
+// have been applied (the answer's way back, a SIGSTOP of the candidate in
+// between: every fault lasts less): lostAt looks at no older state.
+const acquireSlack = 30 * time.Second
+
+// firstKey is the index in r.keys of the first observation at or after at.
+func (r *resource) firstKey(at int64) int {
+	i, _ := slices.BinarySearchFunc(r.keys, at, func(k keyObs, at int64) int { return cmp.Compare(k.mono, at) })
+	return i
+}
+
+// seenHeld reports whether the watcher saw the hold's session holding the
+// resource, in a state after its acquire, by time at.
+func (r *resource) seenHeld(t *term, at int64) bool {
+	for _, k := range r.keys[r.firstKey(t.start-int64(acquireSlack)):] {
+		if k.mono > at {
+			return false
+		}
+		if k.index >= t.token && slices.Contains(k.holders, t.session) {
+			return true
+		}
+	}
+	return false
 }
 
 // outcome is a write's final verdict: the audit keys in Consul tell which

@@ -6,7 +6,12 @@
 // deleted or overwritten key, a frozen or dropped path), and then checks the
 // candidates' ledgers against its own: no two leaders at once, fencing
 // tokens that increase, terms that end within DemoteAfter of losing the key,
-// fenced writes of a stale leader rejected. It prints a markdown report
+// fenced writes of a stale leader rejected. Beside the elector, each
+// candidate takes a mutex and a slot of a semaphore (limit: one less than
+// the candidates) again and again on one lock.Session, under the same
+// faults, and the checker applies the same rules to their holds: never two
+// mutex holders, never more semaphore holders than the limit, outside the
+// stale windows of a paused process. It prints a markdown report
 // (docs/reliability.md explains it) and exits non-zero on any violation.
 //
 // Exit status: 0 pass, 1 safety or liveness violation, 2 harness error,
@@ -37,6 +42,7 @@ type config struct {
 	maxDuration    time.Duration
 	kinds          []kind
 	timings        timings
+	locks          bool // the candidates also take a mutex and a semaphore
 }
 
 func main() {
@@ -59,6 +65,7 @@ func parseFlags() (config, error) {
 	flag.DurationVar(&c.recoverTimeout, "recover-timeout", 30*time.Second, "wait for a leader after a fault; longer counts as an availability gap")
 	flag.DurationVar(&c.maxDuration, "max-duration", 0, "stop injecting after this long (0: no limit)")
 	flag.StringVar(&kindList, "kinds", "", "comma-separated fault kinds to inject (default: all)")
+	flag.BoolVar(&c.locks, "locks", true, "the candidates also take and release a mutex and a slot of a semaphore (limit: candidates - 1), and the checker checks their holders")
 	flag.DurationVar(&c.timings.lockDelay, "lock-delay", leader.DefaultLockDelay, "the candidates' LockDelay")
 	flag.DurationVar(&c.timings.demoteAfter, "demote-after", leader.DefaultDemoteAfter, "the candidates' DemoteAfter")
 	flag.DurationVar(&c.timings.confirmInterval, "confirm-interval", leader.DefaultConfirmInterval, "the candidates' ConfirmInterval")

@@ -18,6 +18,7 @@ type record struct {
 
 	ID      string `json:"id,omitempty"`  // candidate
 	PID     int    `json:"pid,omitempty"` // candidate process
+	Use     string `json:"use,omitempty"` // hold, release, key: mutex or semaphore (empty: the election)
 	Token   uint64 `json:"token,omitempty"`
 	Session string `json:"session,omitempty"`
 	Reason  string `json:"reason,omitempty"`
@@ -35,12 +36,13 @@ type record struct {
 	Kind      string       `json:"kind,omitempty"`      // fault kind
 	Confirmed int64        `json:"confirmed,omitempty"` // stop: kernel reports it stopped; kill: reaped
 	Exists    *bool        `json:"exists,omitempty"`    // key observation
+	Holders   []string     `json:"holders,omitempty"`   // semaphore observation: live holders
 	Detail    string       `json:"detail,omitempty"`
 	Settings  *runSettings `json:"settings,omitempty"` // ev "run"
 }
 
 // Harness record kinds (the Ev field). Candidate kinds are boot, start,
-// end and write.
+// end and write (the election), hold and release (the locks).
 const (
 	evRun       = "run"       // settings of the run, first line
 	evSpawn     = "spawn"     // a candidate process started
@@ -52,7 +54,7 @@ const (
 	evHeal      = "heal"      // the fault healed
 	evRecovered = "recovered" // after the fault, a leader is seen again
 	evGap       = "gap"       // no leader within the recovery timeout
-	evKey       = "key"       // the election key as the watcher saw it
+	evKey       = "key"       // the election key (or the mutex's, or the semaphore's prefix) as the watcher saw it
 	evAudit     = "audit"     // an accepted fenced write found in Consul
 	evAuditDone = "audit-done"
 	evEndRun    = "end-run" // faults over; teardown starts
@@ -68,6 +70,18 @@ type runSettings struct {
 	DemoteAfter     int64  `json:"demote_after"`
 	ConfirmInterval int64  `json:"confirm_interval"`
 	CheckTTL        int64  `json:"check_ttl"`
+	// The locks the candidates take beside the elector (empty: none).
+	LockKey   string `json:"lock_key,omitempty"`
+	SemPrefix string `json:"sem_prefix,omitempty"`
+	SemLimit  int    `json:"sem_limit,omitempty"`
+	// How long the lock loops hold and pause (nanoseconds).
+	HoldMin   int64   `json:"hold_min,omitempty"`
+	HoldMax   int64   `json:"hold_max,omitempty"`
+	PauseMin  int64   `json:"pause_min,omitempty"`
+	PauseMax  int64   `json:"pause_max,omitempty"`
+	LongShare float64 `json:"long_share,omitempty"` // of the holds, kept LongMin to LongMax instead
+	LongMin   int64   `json:"long_min,omitempty"`
+	LongMax   int64   `json:"long_max,omitempty"`
 }
 
 // ledger appends records to a file, one write call per line, unbuffered.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -72,13 +73,10 @@ func checksTable(w func(string, ...any), h *history, v *verdict) {
 	limit := time.Duration(h.settings.DemoteAfter) + schedulingAllowance
 	w("| check | result |\n|---|---|\n")
 	w("| overlapping terms of two candidates, outside the windows below | **%d** |\n", count("overlap"))
-	w("| fencing tokens strictly increase across terms, in start order | %s (%d terms) |\n", yes("token"), len(h.terms))
-	longest := "none"
-	if t := v.maxAfterLossTerm; t != nil {
-		longest = fmt.Sprintf("%s (%s)", fmtDur(v.maxAfterLoss), t.reason)
-	}
+	w("| fencing tokens strictly increase across terms, in start order | %s (%d terms) |\n", yes("token"), len(h.elect.terms))
+	m := v.of(h.elect)
 	w("| a term ends within DemoteAfter + %s = %s of running time after its session stopped holding the key | %s (%d terms whose loss the watcher saw first; longest %s) |\n",
-		fmtDur(schedulingAllowance), fmtDur(limit), yes("bound"), v.boundChecked, longest)
+		fmtDur(schedulingAllowance), fmtDur(limit), yes("bound"), m.boundChecked, longestAfterLoss(m))
 	wc := writeCounts(h)
 	accepted := len(h.audit)
 	w("| no fenced write applied after a later term acquired the key (raft order) | %s (%d writes applied, %d rejected by Consul, %d answers lost: not applied) |\n",
@@ -92,10 +90,93 @@ func checksTable(w func(string, ...any), h *history, v *verdict) {
 		w("| %s | %d, longest %s; %d overlapped another leader (longest overlap %s); fenced writes sent in them: %s; in the overlapping ones: %s |\n",
 			label, ws.count, fmtDur(ws.longest), ws.overlapping, fmtDur(ws.longestOverlap), outcomes(ws.writes), outcomes(ws.overlapWrites))
 	}
+	lockRows(w, h, v, yes)
 	w("| candidate processes that exited without being told to | %d |\n", len(h.unexpected))
 	share, window, gap := availability(h)
 	w("| availability: share of the run (first fault to the end) with a leader | %.1f%% of %s; longest gap %s |\n",
 		100*share, fmtDur(window.dur()), fmtDur(gap.dur()))
+}
+
+// lockRows are the checks of the mutex and the semaphore, when the run
+// took them.
+func lockRows(w func(string, ...any), h *history, v *verdict, yes func(kind string) string) {
+	limit := time.Duration(h.settings.DemoteAfter) + schedulingAllowance
+	for _, r := range []*resource{h.mutex, h.sem} {
+		var name, tokens, holders string
+		switch {
+		case r == h.mutex && h.settings.LockKey != "":
+			name, holders = fmt.Sprintf("mutex `%s`", h.settings.LockKey), "1 holder"
+			tokens = "fencing tokens strictly increase across holds, in start order"
+		case r == h.sem && h.settings.SemPrefix != "":
+			name, holders = fmt.Sprintf("semaphore `%s` (limit %d)", h.settings.SemPrefix, r.limit), fmt.Sprintf("%d holders", r.limit)
+			tokens = "fencing tokens distinct, and increasing across each process's holds"
+		default:
+			continue // not taken in this run
+		}
+		m := v.of(r)
+		excused := ""
+		if m.excused > 0 {
+			excused = fmt.Sprintf("; over the limit only with stale holders counted, for %s in all", fmtDur(m.excused))
+		}
+		w("| %s: at most %s at any moment, outside stale windows | %s (%d holds: %s; most at once %d, %d counting stale holders%s) |\n",
+			name, holders, yes(r.kind("overlap")), len(r.terms), holdEnds(r), m.maxActive, m.maxWithWindows, excused)
+		w("| %s: %s | %s |\n", name, tokens, yes(r.kind("token")))
+		w("| %s: a hold ends within DemoteAfter + %s = %s of running time after its session stopped holding it | %s (%d holds whose loss the watcher saw first; longest %s) |\n",
+			name, fmtDur(schedulingAllowance), fmtDur(limit), yes(r.kind("bound")), m.boundChecked, longestAfterLoss(m))
+		ws := windowsIn(r, "stale")
+		w("| %s: stale windows (SIGCONT after a long SIGSTOP, or after the session lost the lock, until the holder saw its context cancelled) | %d, longest %s; %d overlapped holders beyond the limit (longest overlap %s) |\n",
+			name, ws.count, fmtDur(ws.longest), ws.overlapping, fmtDur(ws.longestOverlap))
+	}
+}
+
+// holdEnds says how r's holds ended: after their time, lost (by reason),
+// with their process, at the candidate's stop.
+func holdEnds(r *resource) string {
+	var done, stopping, killed, open int
+	lost := map[string]int{}
+	for _, t := range r.terms {
+		switch {
+		case t.ended == "killed":
+			killed++
+		case t.ended == "open":
+			open++
+		case t.reason == "done":
+			done++
+		case t.reason == "candidate stopping":
+			stopping++
+		default:
+			lost[t.reason]++
+		}
+	}
+	parts := []string{fmt.Sprintf("%d released after their time", done)}
+	if len(lost) > 0 {
+		reasons := make([]string, 0, len(lost))
+		n := 0
+		for why, c := range lost {
+			reasons = append(reasons, fmt.Sprintf("%d %s", c, why))
+			n += c
+		}
+		slices.Sort(reasons)
+		parts = append(parts, fmt.Sprintf("%d ended early (%s)", n, strings.Join(reasons, ", ")))
+	}
+	if killed > 0 {
+		parts = append(parts, fmt.Sprintf("%d ended by SIGKILL", killed))
+	}
+	if stopping > 0 {
+		parts = append(parts, fmt.Sprintf("%d at the candidate's stop", stopping))
+	}
+	if open > 0 {
+		parts = append(parts, fmt.Sprintf("%d never ended in the ledgers", open))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// longestAfterLoss is the bound check's longest measure, with its reason.
+func longestAfterLoss(m *measures) string {
+	if t := m.maxAfterLossTerm; t != nil {
+		return fmt.Sprintf("%s (%s)", fmtDur(m.maxAfterLoss), t.reason)
+	}
+	return "none"
 }
 
 func outcomes(m map[string]int) string {
@@ -130,7 +211,13 @@ func faultsTable(w func(string, ...any), h *history) {
 
 func setup(w func(string, ...any), h *history, m runMeta) {
 	s := h.settings
-	w("\nSetup: %d candidate processes (internal/cmd/candidate, fenced writes every 100ms), each with its own client agent through a fault proxy; 3 Consul servers (raft_multiplier 1); ", m.candidates)
+	w("\nSetup: %d candidate processes (internal/cmd/candidate, fenced writes every 100ms", m.candidates)
+	if s.LockKey != "" || s.SemPrefix != "" {
+		w("; beside the elector, on one lock.Session with its timings, a loop on the mutex `%s` and one on the semaphore `%s` with limit %d, each holding %v-%v (%.0f%% of the holds: %v-%v) and pausing %v-%v between holds",
+			s.LockKey, s.SemPrefix, s.SemLimit, time.Duration(s.HoldMin), time.Duration(s.HoldMax), 100*s.LongShare,
+			time.Duration(s.LongMin), time.Duration(s.LongMax), time.Duration(s.PauseMin), time.Duration(s.PauseMax))
+	}
+	w("), each with its own client agent through a fault proxy; 3 Consul servers (raft_multiplier 1); ")
 	w("timings LockDelay %v, DemoteAfter %v, ConfirmInterval %v, CheckTTL %v; machine %s; %s; Consul %s.\n",
 		time.Duration(s.LockDelay), time.Duration(s.DemoteAfter), time.Duration(s.ConfirmInterval), time.Duration(s.CheckTTL),
 		m.machine, m.goVersion, m.consulVersion)

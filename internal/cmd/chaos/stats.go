@@ -64,7 +64,7 @@ func (h *history) survived(f *fault, until int64) bool {
 // failover is the time from a fault's injection to the start of the next
 // term, by any candidate.
 func (h *history) failover(f *fault) (time.Duration, bool) {
-	for _, t := range h.terms {
+	for _, t := range h.elect.terms {
 		if t.start > f.injected {
 			return time.Duration(t.start - f.injected), true
 		}
@@ -81,7 +81,7 @@ func availability(h *history) (share float64, window span, longestGap span) {
 	}
 	window = span{h.faults[0].injected, h.end}
 	var led []span
-	for _, t := range h.terms {
+	for _, t := range h.elect.terms {
 		var stale []span
 		for _, w := range t.windows {
 			if w.kind == "stale" {
@@ -106,9 +106,13 @@ type windowStats struct {
 	overlapWrites      map[string]int // same, in the windows that overlapped another leader
 }
 
-func windowsOf(h *history, kind string) windowStats {
+// windowsOf summarises the election's windows of one kind.
+func windowsOf(h *history, kind string) windowStats { return windowsIn(h.elect, kind) }
+
+// windowsIn summarises the windows of one kind of r's holds.
+func windowsIn(r *resource, kind string) windowStats {
 	ws := windowStats{writes: map[string]int{}, overlapWrites: map[string]int{}}
-	for _, t := range h.terms {
+	for _, t := range r.terms {
 		for _, w := range t.windows {
 			if w.kind != kind {
 				continue

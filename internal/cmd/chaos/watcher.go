@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,13 +13,15 @@ import (
 	"github.com/consulelect/consulelect/internal/consultest"
 )
 
-// watcher follows the election key with blocking queries against the
-// Consul servers (trying the next one when a server is down) and records,
-// with CLOCK_MONOTONIC, every change it sees: which session holds the key.
-// The checker uses it to date the moment a term's session stopped holding
-// the key; the fault loop uses it to see who leads.
+// watcher follows a key (the election key, the mutex's) or the
+// semaphore's prefix with blocking queries against the Consul servers
+// (trying the next one when a server is down) and records, with
+// CLOCK_MONOTONIC, every change it sees: which sessions hold it. The
+// checker uses it to date the moment a hold's session stopped holding the
+// key; the fault loop uses the election's to see who leads.
 type watcher struct {
 	key     string
+	use     string // "" (the election), useMutex, useSemaphore (key is the prefix)
 	clients []*api.Client
 	idle    []func()
 	led     *ledger
@@ -34,10 +38,14 @@ type keyView struct {
 	exists  bool
 	session string
 	holder  string // the id in a consulelect value; "" for any other value
+	// holders are the semaphore's holders whose contender key their session
+	// holds, sorted and comma-separated.
+	holders string
 }
 
-func startWatcher(servers []*consultest.Agent, key string, led *ledger) (*watcher, error) {
-	w := &watcher{key: key, led: led, done: make(chan struct{})}
+// startWatcher follows key (for useSemaphore, the prefix) until stop.
+func startWatcher(servers []*consultest.Agent, key, use string, led *ledger) (*watcher, error) {
+	w := &watcher{key: key, use: use, led: led, done: make(chan struct{})}
 	for _, s := range servers {
 		cfg := s.Config()
 		c, err := api.NewClient(cfg)
@@ -79,7 +87,7 @@ func (w *watcher) loop(ctx context.Context) {
 		// it happened, and the watcher keeps seeing while Consul elects a
 		// leader (a consistent read would wait for one).
 		q := &api.QueryOptions{WaitIndex: index, WaitTime: wait, AllowStale: true}
-		pair, meta, err := w.clients[i].KV().Get(w.key, q.WithContext(qctx))
+		v, meta, err := w.read(w.clients[i], q.WithContext(qctx))
 		cancel()
 		seen := mono()
 		if err != nil {
@@ -90,17 +98,17 @@ func (w *watcher) loop(ctx context.Context) {
 			}
 			continue
 		}
-		v := keyView{index: meta.LastIndex}
-		if pair != nil {
-			v.index, v.exists, v.session, v.holder = pair.ModifyIndex, true, pair.Session, holderID(pair)
-		}
 		if first || v != w.view() {
 			first = false
 			w.mu.Lock()
 			w.last = v
 			w.mu.Unlock()
 			exists := v.exists
-			w.led.add(record{Ev: evKey, Mono: seen, Index: v.index, Exists: &exists, Session: v.session, ID: v.holder})
+			r := record{Ev: evKey, Use: w.use, Mono: seen, Index: v.index, Exists: &exists, Session: v.session, ID: v.holder}
+			if v.holders != "" {
+				r.Holders = strings.Split(v.holders, ",")
+			}
+			w.led.add(r)
 		}
 		if meta.LastIndex < index {
 			index = 0
@@ -108,6 +116,51 @@ func (w *watcher) loop(ctx context.Context) {
 			index = meta.LastIndex
 		}
 	}
+}
+
+// read is one blocking read of the key, or of the semaphore's prefix.
+func (w *watcher) read(c *api.Client, q *api.QueryOptions) (keyView, *api.QueryMeta, error) {
+	if w.use != useSemaphore {
+		pair, meta, err := c.KV().Get(w.key, q)
+		if err != nil {
+			return keyView{}, nil, err
+		}
+		v := keyView{index: meta.LastIndex}
+		if pair != nil {
+			v.index, v.exists, v.session, v.holder = pair.ModifyIndex, true, pair.Session, holderID(pair)
+		}
+		return v, meta, nil
+	}
+	pairs, meta, err := c.KV().List(w.key+"/", q)
+	if err != nil {
+		return keyView{}, nil, err
+	}
+	return keyView{index: meta.LastIndex, exists: len(pairs) > 0, holders: strings.Join(semHolders(w.key, pairs), ",")}, meta, nil
+}
+
+// semHolders are the sessions listed as holders in the semaphore's .lock
+// whose contender key <prefix>/<session> is held by that session: the
+// slots a consulelect holder would confirm (lock.Semaphore's layout, which
+// is api.Semaphore's), sorted.
+func semHolders(prefix string, pairs api.KVPairs) []string {
+	var lock struct{ Holders map[string]bool }
+	contenders := map[string]string{}
+	for _, p := range pairs {
+		switch name := strings.TrimPrefix(p.Key, prefix+"/"); {
+		case name == api.DefaultSemaphoreKey:
+			_ = json.Unmarshal(p.Value, &lock)
+		case !strings.Contains(name, "/"):
+			contenders[name] = p.Session
+		}
+	}
+	var out []string
+	for h, ok := range lock.Holders {
+		if ok && contenders[h] == h {
+			out = append(out, h)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // holderID is the identity in a consulelect lock value, or "".

@@ -12,7 +12,8 @@ import (
 // matching the loss's reason (ErrLockLost, ErrConsulUnreachable, ...)
 // even if f returned nil, joined with f's own error if any. Otherwise Do
 // returns f's error, or Lock's when the lock was never held. A panic in f
-// unlocks and propagates.
+// unlocks and propagates. HeldFromContext(ctx) in f gives the held lock
+// (its Session, for a check-session guard).
 func (s *Session) Do(ctx context.Context, key string, f func(ctx context.Context, token uint64) error) (err error) {
 	m, err := s.Mutex(key)
 	if err != nil {

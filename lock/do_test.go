@@ -21,6 +21,9 @@ func TestDo(t *testing.T) {
 	var token uint64
 	if err := s.Do(ctxFor(t, 10*time.Second), "do/plain", func(ctx context.Context, tok uint64) error {
 		token = tok
+		if l := lock.HeldFromContext(ctx); l == nil || l.Token() != tok || l.Key() != "do/plain" {
+			t.Errorf("HeldFromContext: %v", l)
+		}
 		return nil
 	}); err != nil || token == 0 {
 		t.Fatalf("Do: %v, token %d", err, token)

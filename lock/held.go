@@ -22,6 +22,7 @@ type Held struct {
 	token   uint64
 	started time.Time
 	h       *hold.Hold
+	ctx     context.Context // h's context, carrying l (HeldFromContext)
 	// release gives the lock back in Consul after a hold that ended for
 	// reason (a no-op when the lock is known gone).
 	release func(ctx context.Context, reason error) error
@@ -42,6 +43,7 @@ func (s *Session) newHeld(key, session string, token uint64, sent time.Time, lea
 	l := &Held{s: s, key: key, session: session, token: token, started: s.clock.Now(),
 		h:       hold.New(context.Background(), s.clock, sent, s.cfg.DemoteAfter, ErrConsulUnreachable, ErrLockLost),
 		release: release, leave: leave, kept: make(chan struct{}), cleaned: make(chan struct{})}
+	l.ctx = context.WithValue(l.h.Context(), heldKey{}, l)
 	started := s.track(l) && s.spawn(func() {
 		defer close(l.kept)
 		keep(l)
@@ -82,10 +84,20 @@ func (l *Held) Started() time.Time { return l.started }
 
 // Context is cancelled when the lock is lost or unlocked; context.Cause
 // gives the reason.
-func (l *Held) Context() context.Context { return l.h.Context() }
+func (l *Held) Context() context.Context { return l.ctx }
+
+type heldKey struct{}
+
+// HeldFromContext returns the held lock whose context ctx is or derives
+// from (in Session.Do's function: for its Session, to guard a write with
+// a check-session), or nil.
+func HeldFromContext(ctx context.Context) *Held {
+	l, _ := ctx.Value(heldKey{}).(*Held)
+	return l
+}
 
 // Done is closed when the lock is lost or unlocked.
-func (l *Held) Done() <-chan struct{} { return l.h.Context().Done() }
+func (l *Held) Done() <-chan struct{} { return l.ctx.Done() }
 
 // Deadline is the moment the hold ends unless Consul confirms the lock
 // again before it: the send time of the last confirming request plus

@@ -17,12 +17,14 @@ import (
 // A Mutex is a lock on one Consul key, interoperable with api.Lock and
 // `consul lock` on the same key (api.LockFlagValue). Waiters among
 // consulelect clients are served in arrival order: each waiting process
-// has an entry under "<key>/.queue/"; the first waiter watches the key and
-// acquires the moment it is released, each other waiter watches only the
-// entry ahead of it, so a handoff wakes one waiter and costs it one
-// acquire. Clients of other libraries are not in the queue (they may cut
-// in). A Mutex is safe for concurrent use; goroutines of one process take
-// turns.
+// has an entry under "<key>/.queue/". A holder that unlocks hands the key
+// to the oldest waiter it saw when it acquired, in the one transaction
+// that releases it (the waiter confirms with one read); when that waiter
+// has gone, or there was none, it releases the key, and the first waiter,
+// watching the key, acquires it. Every other waiter watches only the entry
+// ahead of it, so a handoff wakes one or two waiters, not all. Clients of
+// other libraries are not in the queue (they may take a released key). A
+// Mutex is safe for concurrent use; goroutines of one process take turns.
 type Mutex struct {
 	s     *Session
 	key   string
@@ -91,6 +93,17 @@ func (q *queueState) queued(session string) bool {
 	return false
 }
 
+// after returns the oldest live entry of another session than session's
+// (the waiter a holder hands the key to), or nil.
+func (q *queueState) after(session string) *api.KVPair {
+	for _, p := range q.live {
+		if p.Session != session {
+			return p
+		}
+	}
+	return nil
+}
+
 // ahead returns the live entry just before session's (nil when first).
 func (q *queueState) ahead(session string) *api.KVPair {
 	var prev *api.KVPair
@@ -157,8 +170,20 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 		case seenFree.IsZero():
 			seenFree = m.s.clock.Now()
 		}
+		if q.mine(sid) { // handed to us by the holder before (or an acquire whose answer was lost)
+			l, err := m.confirmMine(ctx, sid, q.after(sid), leave)
+			if l != nil || err != nil {
+				if l != nil {
+					queued = "" // the handoff deleted it, as does our acquire
+				}
+				return l, err
+			}
+			q = nil
+			continue
+		}
 		first := q.ahead(sid) == nil && (queued != "" || len(q.live) == 0)
-		if q.mine(sid) || (q.free() && first) { // mine: an acquire whose answer was lost
+		if q.free() && first {
+			next := q.after(sid)
 			sent := m.s.clock.Now()
 			pair, out, err := m.acquire(ctx, sid, queued)
 			q = nil
@@ -177,7 +202,7 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 			case out == hold.Acquired:
 				b.Reset()
 				queued = "" // the acquire deleted it
-				return m.held(sid, pair, sent, leave)
+				return m.held(sid, pair, sent, next, leave)
 			case out == hold.SessionGone:
 				m.s.forget(sid)
 				continue
@@ -297,10 +322,19 @@ func (m *Mutex) enqueue(ctx context.Context, session string) error {
 // dequeue removes our entry after a wait that ended without the lock.
 // Left behind, it would hold up the queue while our session lives, so a
 // failed delete is retried in the background.
+// A holder may have handed us the key before the entry went: then we
+// release it (our turn on the key is still ours, so no holder of ours can
+// be using it).
 func (m *Mutex) dequeue(session string) {
 	m.s.persist("leave the lock queue of "+m.key, func(ctx context.Context) error {
-		_, err := m.s.client.KV().Delete(m.queue+session, m.s.writeOpts(ctx))
-		return err
+		if _, err := m.s.client.KV().Delete(m.queue+session, m.s.writeOpts(ctx)); err != nil {
+			return err
+		}
+		pair, _, err := m.s.client.KV().Get(m.key, m.s.queryOpts(ctx))
+		if err != nil || pair == nil || pair.Session != session {
+			return err
+		}
+		return m.release(ctx, session)
 	})
 }
 
@@ -314,7 +348,7 @@ func (m *Mutex) clean(ctx context.Context, dead []*api.KVPair) {
 }
 
 // held starts the hold on the key, acquired by a request sent at sent.
-func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, leave func()) (*Held, error) {
+func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, next *api.KVPair, leave func()) (*Held, error) {
 	token := pair.ModifyIndex
 	release := func(ctx context.Context, reason error) error {
 		if errors.Is(reason, ErrLockLost) {
@@ -322,6 +356,9 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, leave fun
 		}
 		rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
 		defer cancel()
+		if next != nil && m.handOff(rctx, session, next) {
+			return nil
+		}
 		return m.release(rctx, session)
 	}
 	keep := func(l *Held) {
@@ -349,6 +386,34 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, leave fun
 // getKey reads the key (see hold.Keeper.Read).
 func (m *Mutex) getKey(ctx context.Context, index uint64, wait time.Duration, consistent bool) (*api.KVPair, uint64, error) {
 	return hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, m.key, index, wait, m.s.cfg.RequestTimeout, consistent)
+}
+
+// handOff hands the key held by session to next's session, in one
+// transaction (unlock, lock for next, delete next's entry if unchanged);
+// next, watching the key, confirms it with one read, so the handoff costs
+// one write. It reports false if next's entry or session went meanwhile.
+func (m *Mutex) handOff(ctx context.Context, session string, next *api.KVPair) bool {
+	ops := api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVUnlock, Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}},
+		{KV: &api.KVTxnOp{Verb: api.KVLock, Key: m.key, Session: next.Session, Flags: api.LockFlagValue, Value: next.Value}},
+		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: next.Key, Index: next.ModifyIndex}},
+	}
+	ok, _, _, err := m.s.client.Txn().Txn(ops, m.s.queryOpts(ctx))
+	return err == nil && ok
+}
+
+// confirmMine starts the hold on a key that a read showed held by
+// session (handed to us), once a consistent read sent now (the hold's
+// first confirmation) shows it still is; its ModifyIndex is the token
+// (the handoff's index, or later). It returns nil, nil when the read shows
+// otherwise.
+func (m *Mutex) confirmMine(ctx context.Context, session string, next *api.KVPair, leave func()) (*Held, error) {
+	sent := m.s.clock.Now()
+	pair, _, err := hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, m.key, 0, 0, m.s.cfg.RequestTimeout, true)
+	if err != nil || pair == nil || pair.Session != session || !hold.Fresh(m.s.clock, sent, m.s.cfg.DemoteAfter) {
+		return nil, nil // read again
+	}
+	return m.held(session, pair, sent, next, leave)
 }
 
 // release releases the key held by session; the first waiter, watching

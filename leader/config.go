@@ -18,23 +18,23 @@ const (
 	// 2.6s leaves leader work 0.5s to stop after a cut-off leader's deadline
 	// (with 1% clock-rate error on both sides) and keeps crash failover
 	// (about CheckTTL + LockDelay) under 4s; Consul's own default is 15s.
-	DefaultLockDelay = 2600 * time.Millisecond
+	DefaultLockDelay = hold.DefaultLockDelay
 	// DefaultDemoteAfter is how long a leader keeps leading without a
 	// confirmation from Consul, counted from when the last confirming request
 	// was sent. With DefaultConfirmInterval it lets a leader ride out a Consul
 	// outage of at least 1.4s, whenever it starts.
-	DefaultDemoteAfter = 2 * time.Second
+	DefaultDemoteAfter = hold.DefaultDemoteAfter
 	// DefaultConfirmInterval is how often the leader asks the Consul leader,
 	// with a consistent read, whether it still holds the lock. A leader
 	// rides out an outage of DemoteAfter - 1.1*ConfirmInterval - rtt (1.4s
 	// with the defaults); halving it would cost twice the reads for 0.25s.
-	DefaultConfirmInterval = 500 * time.Millisecond
+	DefaultConfirmInterval = hold.DefaultConfirmInterval
 	// DefaultCheckTTL is the TTL of the service check that ties the session
 	// to this process: if the process dies, the check goes critical after at
 	// most this long and Consul invalidates the session. The elector passes
 	// it every CheckTTL/3, so a process pause of up to 2*CheckTTL/3 (0.8s)
 	// does not cost the session.
-	DefaultCheckTTL = 1200 * time.Millisecond
+	DefaultCheckTTL = hold.DefaultCheckTTL
 	// DefaultDeregisterCriticalAfter removes the check's service from the
 	// catalog after a crash (1m is Consul's minimum).
 	DefaultDeregisterCriticalAfter = time.Minute
@@ -44,7 +44,7 @@ const (
 	DefaultFollowerWait = 5 * time.Minute
 	// DefaultRequestTimeout bounds every non-blocking Consul request, and
 	// is added to the wait of blocking ones.
-	DefaultRequestTimeout = 5 * time.Second
+	DefaultRequestTimeout = hold.DefaultRequestTimeout
 	// DefaultResignPause is how long a resigned elector waits before it
 	// campaigns again. A waiting follower acquires within milliseconds, so
 	// 1s hands leadership over when any other candidate exists.

@@ -16,20 +16,20 @@ const (
 	// the session, no one can take its locks for this long (for a
 	// semaphore, no contender prunes its slot before it). It gives a
 	// cut-off holder time to notice and stop.
-	DefaultLockDelay = 2600 * time.Millisecond
+	DefaultLockDelay = hold.DefaultLockDelay
 	// DefaultDemoteAfter is how long a holder keeps a lock without a
 	// confirmation from Consul, counted from when the last confirming
 	// request was sent.
-	DefaultDemoteAfter = 2 * time.Second
+	DefaultDemoteAfter = hold.DefaultDemoteAfter
 	// DefaultConfirmInterval is how often a holder confirms each held lock
 	// with a consistent read.
-	DefaultConfirmInterval = 500 * time.Millisecond
+	DefaultConfirmInterval = hold.DefaultConfirmInterval
 	// DefaultCheckTTL is the TTL of the check that ties the session to this
 	// process: a crashed process loses its locks after at most this long
 	// (plus LockDelay before another holder can start).
-	DefaultCheckTTL = 1200 * time.Millisecond
+	DefaultCheckTTL = hold.DefaultCheckTTL
 	// DefaultRequestTimeout bounds every non-blocking Consul request.
-	DefaultRequestTimeout = 5 * time.Second
+	DefaultRequestTimeout = hold.DefaultRequestTimeout
 	// DefaultWaitTime is the wait of a waiter's blocking query; a waiter is
 	// woken by any change, so this only bounds how long a hung request goes
 	// unnoticed.

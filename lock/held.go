@@ -36,10 +36,10 @@ type Held struct {
 }
 
 // newHeld starts the hold on a lock acquired by a request sent at sent
-// and the keeper that confirms it; it returns nil if the session closed
-// meanwhile (the caller then releases).
+// and the keeper that confirms it; if the session closed meanwhile, it
+// releases the lock and returns ErrClosed.
 func (s *Session) newHeld(key, session string, token uint64, sent time.Time, leave func(),
-	release func(context.Context, error) error, keep func(*Held)) *Held {
+	release func(context.Context, error) error, keep func(*Held)) (*Held, error) {
 	l := &Held{s: s, key: key, session: session, token: token, started: s.clock.Now(),
 		h:       hold.New(context.Background(), s.clock, sent, s.cfg.DemoteAfter, ErrConsulUnreachable, ErrLockLost),
 		release: release, leave: leave, kept: make(chan struct{}), cleaned: make(chan struct{})}
@@ -59,10 +59,27 @@ func (s *Session) newHeld(key, session string, token uint64, sent time.Time, lea
 	if !started {
 		s.untrack(l)
 		l.h.End(ErrClosed)
-		return nil
+		_ = release(context.Background(), ErrClosed)
+		return nil, ErrClosed
 	}
 	s.log.Debug("lock held", "key", key, "session", session, "token", token)
-	return l
+	return l, nil
+}
+
+// keep confirms l until its hold ends (see hold.Keeper): read reads the
+// lock's keys, judge applies an answer.
+func keep[S any](l *Held, token uint64, sent time.Time,
+	read func(context.Context, uint64, time.Duration, bool) (S, uint64, error), judge func(S, time.Time, bool)) {
+	s := l.s
+	k := &hold.Keeper[S]{Interval: s.cfg.ConfirmInterval, DemoteAfter: s.cfg.DemoteAfter,
+		Wait: s.cfg.WaitTime, Index: token, Start: sent, Clock: s.clock, NewBackoff: s.newBackoff,
+		Read: read, Judge: judge,
+		Failed: func(err error, first bool) {
+			if first {
+				s.log.Warn("confirming a held lock", "key", l.key, "error", err, "deadline_in", l.Deadline().Sub(s.clock.Now()))
+			}
+		}}
+	k.Run(l.Context())
 }
 
 // Key is the Consul key held (for a semaphore, its prefix).

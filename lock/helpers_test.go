@@ -104,3 +104,22 @@ func dbgLog(name string) lock.Option {
 }
 
 func devServer(t *testing.T) *consultest.Agent { return consultest.DevServer(t, consultest.Options{}) }
+
+// cycle takes acq rounds times (holding each for d, counted in o) and
+// sends the first error to errs.
+func cycle(t *testing.T, acq func(context.Context) (*lock.Held, error), rounds int, d time.Duration, o *occupancy, errs chan<- error) {
+	for range rounds {
+		l, err := acq(ctxFor(t, 60*time.Second))
+		if err != nil {
+			errs <- err
+			return
+		}
+		o.enter(l.Token())
+		time.Sleep(d)
+		o.leave()
+		if err := l.Unlock(context.Background()); err != nil {
+			errs <- err
+			return
+		}
+	}
+}

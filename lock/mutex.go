@@ -58,18 +58,7 @@ func (m *Mutex) Lock(ctx context.Context) (*Held, error) { return m.lock(ctx, fa
 func (m *Mutex) TryLock(ctx context.Context) (*Held, error) { return m.lock(ctx, true) }
 
 func (m *Mutex) lock(ctx context.Context, try bool) (*Held, error) {
-	ctx, done := m.s.bound(ctx)
-	defer done()
-	leave, err := m.s.takeTurn(ctx, m.key, try)
-	if err != nil {
-		return nil, fmt.Errorf("lock %q: %w", m.key, closedErr(ctx, err))
-	}
-	l, err := m.contend(ctx, try, leave)
-	if err != nil {
-		leave()
-		return nil, fmt.Errorf("lock %q: %w", m.key, closedErr(ctx, err))
-	}
-	return l, nil
+	return m.s.take(ctx, m.key, try, fmt.Sprintf("lock %q", m.key), m.contend)
 }
 
 // queueState is one read of the key and its queue.
@@ -361,26 +350,11 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, next *api
 		}
 		return m.release(rctx, session)
 	}
-	keep := func(l *Held) {
-		k := &hold.Keeper[*api.KVPair]{Interval: m.s.cfg.ConfirmInterval, DemoteAfter: m.s.cfg.DemoteAfter,
-			Wait: m.s.cfg.WaitTime, Index: token, Start: sent, Clock: m.s.clock, NewBackoff: m.s.newBackoff,
-			Read: m.getKey,
-			Judge: func(p *api.KVPair, sent time.Time, confirm bool) {
-				hold.JudgeKey(l.h, session, token, p, sent, confirm, m.s.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken})
-			},
-			Failed: func(err error, first bool) {
-				if first {
-					m.s.log.Warn("confirming a held lock", "key", m.key, "error", err, "deadline_in", l.Deadline().Sub(m.s.clock.Now()))
-				}
-			}}
-		k.Run(l.Context())
-	}
-	l := m.s.newHeld(m.key, session, token, sent, leave, release, keep)
-	if l == nil { // the session closed meanwhile
-		_ = release(context.Background(), ErrClosed)
-		return nil, ErrClosed
-	}
-	return l, nil
+	return m.s.newHeld(m.key, session, token, sent, leave, release, func(l *Held) {
+		keep(l, token, sent, m.getKey, func(p *api.KVPair, sent time.Time, confirm bool) {
+			hold.JudgeKey(l.h, session, token, p, sent, confirm, m.s.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken})
+		})
+	})
 }
 
 // getKey reads the key (see hold.Keeper.Read).

@@ -33,20 +33,7 @@ func TestMutexExclusion(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for range rounds {
-					l, err := m.Lock(ctxFor(t, 60*time.Second))
-					if err != nil {
-						errs <- err
-						return
-					}
-					o.enter(l.Token())
-					time.Sleep(2 * time.Millisecond)
-					o.leave()
-					if err := l.Unlock(context.Background()); err != nil {
-						errs <- err
-						return
-					}
-				}
+				cycle(t, m.Lock, rounds, 2*time.Millisecond, &o, errs)
 			}()
 		}
 	}
@@ -94,6 +81,19 @@ func TestMutexMisuse(t *testing.T) {
 	if got != nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Lock with an ending ctx: %v, %v; want DeadlineExceeded", got, err)
 	}
+	// A plain PUT on the held key (an operator, a script) does not end the
+	// hold, and the next holder's token is above the PUT's index.
+	if _, err := srv.Client(t).KV().Put(&api.KVPair{Key: "jobs/x", Value: []byte("overwritten")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	put, _, err := srv.Client(t).KV().Get("jobs/x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if l.Context().Err() != nil {
+		t.Errorf("a plain PUT ended the hold: %v", l.Reason())
+	}
 	if err := l.Unlock(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +108,8 @@ func TestMutexMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l2.Token() <= l.Token() {
-		t.Errorf("token %d after %d", l2.Token(), l.Token())
+	if l2.Token() <= put.ModifyIndex {
+		t.Errorf("token %d, not above the plain PUT's index %d", l2.Token(), put.ModifyIndex)
 	}
 	_ = l2.Unlock(context.Background())
 }

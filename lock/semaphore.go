@@ -69,18 +69,7 @@ func (sem *Semaphore) Acquire(ctx context.Context) (*Held, error) { return sem.a
 func (sem *Semaphore) TryAcquire(ctx context.Context) (*Held, error) { return sem.acquire(ctx, true) }
 
 func (sem *Semaphore) acquire(ctx context.Context, try bool) (*Held, error) {
-	ctx, done := sem.s.bound(ctx)
-	defer done()
-	leave, err := sem.s.takeTurn(ctx, sem.lockKey, try)
-	if err != nil {
-		return nil, fmt.Errorf("acquire %q: %w", sem.prefix, closedErr(ctx, err))
-	}
-	l, err := sem.contend(ctx, try, leave)
-	if err != nil {
-		leave()
-		return nil, fmt.Errorf("acquire %q: %w", sem.prefix, closedErr(ctx, err))
-	}
-	return l, nil
+	return sem.s.take(ctx, sem.lockKey, try, fmt.Sprintf("acquire %q", sem.prefix), sem.contend)
 }
 
 // semState is one read of the prefix.

@@ -6,33 +6,16 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
-
-	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // held starts the hold on a slot taken by a request sent at sent.
 func (sem *Semaphore) held(session string, token uint64, sent time.Time, leave func()) (*Held, error) {
-	keep := func(l *Held) {
-		k := &hold.Keeper[api.KVPairs]{Interval: sem.s.cfg.ConfirmInterval, DemoteAfter: sem.s.cfg.DemoteAfter,
-			Wait: sem.s.cfg.WaitTime, Index: token, Start: sent, Clock: sem.s.clock, NewBackoff: sem.s.newBackoff,
-			Read: sem.list,
-			Judge: func(pairs api.KVPairs, sent time.Time, confirm bool) {
-				sem.judge(l, session, token, pairs, sent, confirm)
-			},
-			Failed: func(err error, first bool) {
-				if first {
-					sem.s.log.Warn("confirming a semaphore slot", "prefix", sem.prefix, "error", err, "deadline_in", l.Deadline().Sub(sem.s.clock.Now()))
-				}
-			}}
-		k.Run(l.Context())
-	}
 	release := func(ctx context.Context, _ error) error { return sem.release(ctx, session) }
-	l := sem.s.newHeld(sem.prefix, session, token, sent, leave, release, keep)
-	if l == nil {
-		_ = release(context.Background(), ErrClosed)
-		return nil, ErrClosed
-	}
-	return l, nil
+	return sem.s.newHeld(sem.prefix, session, token, sent, leave, release, func(l *Held) {
+		keep(l, token, sent, sem.list, func(pairs api.KVPairs, sent time.Time, confirm bool) {
+			sem.judge(l, session, token, pairs, sent, confirm)
+		})
+	})
 }
 
 // judge applies one read of the prefix to slot l of session: the slot is

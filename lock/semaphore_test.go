@@ -29,20 +29,7 @@ func TestSemaphoreLimit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range rounds {
-				l, err := sem.Acquire(ctxFor(t, 60*time.Second))
-				if err != nil {
-					errs <- err
-					return
-				}
-				o.enter(l.Token())
-				time.Sleep(5 * time.Millisecond)
-				o.leave()
-				if err := l.Unlock(context.Background()); err != nil {
-					errs <- err
-					return
-				}
-			}
+			cycle(t, sem.Acquire, rounds, 5*time.Millisecond, &o, errs)
 		}()
 	}
 	wg.Wait()

@@ -1,6 +1,9 @@
 package lock
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // A turn serialises, within the process, the goroutines that want one
 // key: a session can hold a key only once, so only the goroutine whose
@@ -49,4 +52,23 @@ func (s *Session) takeTurn(ctx context.Context, key string, try bool) (func(), e
 		}
 	}
 	return func() { <-t.ch; leave() }, nil
+}
+
+// take runs contend (the wait in Consul) in the process's turn on
+// turnKey, bounded by ctx and by the Session's life; what names the
+// operation in errors.
+func (s *Session) take(ctx context.Context, turnKey string, try bool, what string,
+	contend func(ctx context.Context, try bool, leave func()) (*Held, error)) (*Held, error) {
+	ctx, done := s.bound(ctx)
+	defer done()
+	leave, err := s.takeTurn(ctx, turnKey, try)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, closedErr(ctx, err))
+	}
+	l, err := contend(ctx, try, leave)
+	if err != nil {
+		leave()
+		return nil, fmt.Errorf("%s: %w", what, closedErr(ctx, err))
+	}
+	return l, nil
 }

@@ -66,3 +66,14 @@ func CheckTimings(lockDelay, demoteAfter, confirmInterval, checkTTL, requestTime
 	}
 	return nil
 }
+
+// The defaults of every hold's timings, one set for the elector and the
+// locks; their reasons are in docs/safety.md ("Choosing the defaults")
+// and in the leader package's Default* constants.
+const (
+	DefaultLockDelay       = 2600 * time.Millisecond
+	DefaultDemoteAfter     = 2 * time.Second
+	DefaultConfirmInterval = 500 * time.Millisecond
+	DefaultCheckTTL        = 1200 * time.Millisecond
+	DefaultRequestTimeout  = 5 * time.Second
+)

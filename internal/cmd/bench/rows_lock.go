@@ -449,11 +449,13 @@ const mutexReadingNotes = `- **Mutex.** consulelect's lock.Mutex shares one Cons
   four. The contended rows run each contender in its own process (a
   lock.Session, or one api.Lock, with defaults), looping Lock, about 1ms of
   work, Unlock; a wait is from the Lock call to the lock held. consulelect
-  waiters queue (an entry under "<key>/.queue/", created with the session
-  and removed by the acquire transaction), and only the oldest tries when
-  the key comes free; every api.Lock waiter tries. Acquire attempts are
-  counted per process, on the key (transactions, PUT ?acquire), over the
-  cycles done. The contended handoff and the exclusion check come from
+  waiters queue (an entry under "<key>/.queue/", created with the session);
+  Unlock hands the key to the oldest waiter in the transaction that
+  releases it, and that waiter confirms with a consistent read (a waiter
+  the holder did not see acquires when the key is released); every
+  api.Lock waiter tries when the key is released. Acquire attempts are
+  counted per process, on the key (transactions, handoffs included; PUT
+  ?acquire), over the cycles done. The contended handoff and the exclusion check come from
   every process's wall-clock times of Lock returning and Unlock called
   (one machine, one clock), merged in order.
 `

@@ -274,12 +274,37 @@ func TestLateAcquireAnswerIsNotAHold(t *testing.T) {
 				acq = semaphoreOn(t, s, "late/"+kind, 1)
 			}
 			p.DelayNext(consultest.Match{Path: "/v1/txn"}, cfg.DemoteAfter+300*time.Millisecond, 1)
+			// Another contender arrives while the late answer is on its way
+			// (it must not hold up our own, already applied, acquire).
+			other := newSession(t, srv.Client(t), cfg)
+			otherAcq := mutexOn(t, other, "late/"+kind)
+			if kind == "semaphore" {
+				otherAcq = semaphoreOn(t, other, "late/"+kind, 1)
+			}
+			var got <-chan *lock.Held
 			start := time.Now()
+			ready := make(chan struct{})
+			go func() {
+				time.Sleep(300 * time.Millisecond)
+				got = waitHeld(t, otherAcq, 20*time.Second)
+				close(ready)
+			}()
 			l, err := acq(ctxFor(t, 20*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer l.Unlock(context.Background())
+			<-ready
+			select {
+			case lo := <-got:
+				t.Fatalf("the other contender held (token %d) while we did", lo.Token())
+			default:
+			}
+			defer func() {
+				_ = l.Unlock(context.Background())
+				if lo := <-got; lo != nil {
+					_ = lo.Unlock(context.Background())
+				}
+			}()
 			if delay := cfg.DemoteAfter + 300*time.Millisecond; !l.Deadline().After(start.Add(delay)) {
 				t.Errorf("the hold's deadline %v after the Lock call: dated by the late answer's request, not a fresh one",
 					l.Deadline().Sub(start))

@@ -58,6 +58,7 @@ func (s *Session) newHeld(key, session string, token uint64, sent time.Time, lea
 	})
 	if !started {
 		s.untrack(l)
+		close(l.cleaned) // Close may have collected it between track and spawn
 		l.h.End(ErrClosed)
 		_ = release(context.Background(), ErrClosed)
 		return nil, ErrClosed

@@ -110,7 +110,7 @@ func (q *queueState) ahead(session string) *api.KVPair {
 // (when first: its release wakes only us, and we acquire at once) or for
 // the entry ahead of us (it leaves when it got the key, gave up, or its
 // session went).
-func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, error) {
+func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
 	var (
 		queued   string      // the session our queue entry belongs to
 		seenFree time.Time   // when the key was first seen free
@@ -126,8 +126,12 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 		return nil
 	}
 	defer func() {
-		if queued != "" {
-			m.dequeue(queued)
+		switch {
+		case err == nil:
+		case queued != "":
+			m.dequeue(queued, leave) // the turn stays ours until that is done
+		default:
+			leave()
 		}
 	}()
 	for {
@@ -178,15 +182,16 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (*Held, err
 			q = nil
 			switch {
 			case err != nil:
+				queued = sid // it may have been applied: if we give up, dequeue releases the key
 				if err := retry(err); err != nil {
 					return nil, err
 				}
 				continue
 			case out == hold.Acquired && !hold.Fresh(m.s.clock, sent, m.s.cfg.DemoteAfter):
 				// Answered past its deadline: it proves nothing. Our session
-				// may hold the key; the next read sees it mine and acquires
-				// again, dated afresh.
-				queued = ""
+				// holds the key; the next read sees it mine and confirms it
+				// afresh, or, if we give up, dequeue releases it.
+				queued = sid
 				continue
 			case out == hold.Acquired:
 				b.Reset()
@@ -301,30 +306,29 @@ func (m *Mutex) enqueue(ctx context.Context, session string) error {
 	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
 	defer cancel()
 	ok, _, err := m.s.client.KV().Acquire(&api.KVPair{Key: m.queue + session, Session: session, Value: m.value}, m.s.writeOpts(rctx))
-	if err == nil && !ok {
-		m.s.forget(session)
-		err = errors.New("queue entry refused: session gone")
-	}
-	return err
+	return m.s.checkSession(session, ok, err)
 }
 
 // dequeue removes our entry after a wait that ended without the lock.
 // Left behind, it would hold up the queue while our session lives, so a
 // failed delete is retried in the background.
-// A holder may have handed us the key before the entry went: then we
-// release it (our turn on the key is still ours, so no holder of ours can
-// be using it).
-func (m *Mutex) dequeue(session string) {
+// A holder may have handed us the key before the entry went (or an
+// acquire whose answer was lost or late took it): then we release it. The
+// process's turn on the key stays ours until that is done (leave), so no
+// other goroutine of ours can be holding it.
+func (m *Mutex) dequeue(session string, leave func()) {
 	m.s.persist("leave the lock queue of "+m.key, func(ctx context.Context) error {
 		if _, err := m.s.client.KV().Delete(m.queue+session, m.s.writeOpts(ctx)); err != nil {
 			return err
 		}
-		pair, _, err := m.s.client.KV().Get(m.key, m.s.queryOpts(ctx))
+		q := m.s.queryOpts(ctx)
+		q.RequireConsistent = true
+		pair, _, err := m.s.client.KV().Get(m.key, q)
 		if err != nil || pair == nil || pair.Session != session {
 			return err
 		}
 		return m.release(ctx, session)
-	})
+	}, leave)
 }
 
 // clean deletes queue entries left by sessions that are gone.
@@ -343,12 +347,10 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, next *api
 		if errors.Is(reason, ErrLockLost) {
 			return nil // not ours any more
 		}
-		rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
-		defer cancel()
-		if next != nil && m.handOff(rctx, session, next) {
+		if next != nil && m.handOff(ctx, session, next) {
 			return nil
 		}
-		return m.release(rctx, session)
+		return m.release(ctx, session)
 	}
 	return m.s.newHeld(m.key, session, token, sent, leave, release, func(l *Held) {
 		keep(l, token, sent, m.getKey, func(p *api.KVPair, sent time.Time, confirm bool) {
@@ -367,6 +369,8 @@ func (m *Mutex) getKey(ctx context.Context, index uint64, wait time.Duration, co
 // next, watching the key, confirms it with one read, so the handoff costs
 // one write. It reports false if next's entry or session went meanwhile.
 func (m *Mutex) handOff(ctx context.Context, session string, next *api.KVPair) bool {
+	ctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+	defer cancel()
 	ops := api.TxnOps{
 		{KV: &api.KVTxnOp{Verb: api.KVUnlock, Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}},
 		{KV: &api.KVTxnOp{Verb: api.KVLock, Key: m.key, Session: next.Session, Flags: api.LockFlagValue, Value: next.Value}},

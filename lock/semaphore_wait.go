@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -16,7 +17,7 @@ import (
 // transaction (contender key and holders) when one is free for us, else
 // queue as a contender and wait for a change (or for a gone holder's
 // pruning time).
-func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Held, error) {
+func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
 	var (
 		index  uint64
 		queued string    // the session whose contender key we made
@@ -32,9 +33,14 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Hel
 		index = 0
 		return nil
 	}
+	conflicts := 0 // joins in a row that lost a race
 	defer func() {
-		if queued != "" {
-			sem.dequeue(queued)
+		switch {
+		case err == nil:
+		case queued != "":
+			sem.dequeue(queued, leave) // the turn stays ours until that is done
+		default:
+			leave()
 		}
 	}()
 	for {
@@ -54,7 +60,7 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Hel
 		if err == nil {
 			index = next
 		} else if isPermanent(err) {
-			return nil, err
+			return nil, waitErr("wait", ctx, err)
 		} else {
 			if err := retry(err); err != nil {
 				return nil, err
@@ -66,12 +72,16 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Hel
 			token, out, err := sem.join(ctx, st, sid, prunable)
 			switch {
 			case err != nil && !errors.Is(err, errConflict):
+				queued = sid // it may have been applied: if we give up, dequeue leaves the holders
 				if err := retry(err); err != nil {
 					return nil, err
 				}
 				continue
 			case err != nil: // another contender changed the lock first
 				index = 0
+				if conflicts++; conflicts > 3 && !hold.Sleep(ctx, sem.s.clock, b.NextBackOff()) {
+					return nil, waitErr("wait", ctx, err)
+				}
 				continue
 			case out == hold.Acquired && !hold.Fresh(sem.s.clock, sent, sem.s.cfg.DemoteAfter):
 				// Answered past its deadline: it proves nothing; join again
@@ -84,6 +94,8 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (*Hel
 				b.Reset()
 				queued = ""
 				return sem.held(sid, token, sent, leave)
+			default:
+				conflicts = 0
 			case out == hold.SessionGone:
 				sem.s.forget(sid)
 				index = 0
@@ -113,10 +125,10 @@ var errConflict = errors.New("semaphore changed meanwhile")
 // it), with the holders to prune.
 func (sem *Semaphore) mayTake(st *semState, session string) (bool, []string) {
 	prunable, _ := sem.prune(st)
-	occupied := len(st.holders) - len(prunable)
-	if st.holders[session] {
-		occupied-- // a join of ours whose answer was lost: join again
+	if st.holders[session] && st.alive(session) {
+		return true, prunable // a join of ours whose answer was lost or late: join again, for a fresh token
 	}
+	occupied := len(st.holders) - len(prunable)
 	rank := len(st.waiting)
 	for i, p := range st.waiting {
 		if p.Session == session {
@@ -177,6 +189,8 @@ func (sem *Semaphore) join(ctx context.Context, st *semState, session string, pr
 	defer cancel()
 	res, out, err := hold.Acquire(rctx, sem.s.client, &api.QueryOptions{Datacenter: sem.s.cfg.Datacenter}, ops)
 	switch {
+	case out == hold.Refused && strings.Contains(err.Error(), "Permission denied"):
+		return 0, out, fmt.Errorf("%w: join: %w", ErrPermanent, err)
 	case out == hold.Refused:
 		return 0, out, fmt.Errorf("%w: %w", errConflict, err)
 	case err != nil || out != hold.Acquired:
@@ -207,19 +221,15 @@ func (sem *Semaphore) enqueue(ctx context.Context, session string) error {
 	defer cancel()
 	ok, _, err := sem.s.client.KV().Acquire(&api.KVPair{Key: sem.prefix + "/" + session, Session: session,
 		Value: sem.value, Flags: api.SemaphoreFlagValue}, sem.s.writeOpts(rctx))
-	if err == nil && !ok {
-		sem.s.forget(session)
-		err = errors.New("contender key refused: session gone")
-	}
-	return err
+	return sem.s.checkSession(session, ok, err)
 }
 
 // dequeue deletes our contender key after a wait that ended without a
 // slot, and takes us out of the holders if a join whose answer came too
 // late put us there (in the background if it fails: a live contender
 // holds its place).
-func (sem *Semaphore) dequeue(session string) {
+func (sem *Semaphore) dequeue(session string, leave func()) {
 	sem.s.persist("leave the semaphore queue of "+sem.prefix, func(ctx context.Context) error {
 		return sem.release(ctx, session)
-	})
+	}, leave)
 }

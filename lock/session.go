@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ type Session struct {
 	waits      context.Context // cancelled (cause ErrClosed) by Close: ends the Locks still waiting
 	stopWaits  func()
 
-	create sync.Mutex // one session creation at a time
+	create chan struct{} // one session creation at a time (a token, so that waiting for it heeds ctx)
 	mu     sync.Mutex
 	id     string // the Consul session; "" until created, or after it was lost
 	closed bool
@@ -73,7 +74,7 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 		return nil, err
 	}
 	s := &Session{client: client, cfg: cfg, log: hclog.NewNullLogger(), clock: hold.RealClock{},
-		newBackoff: defaultBackoff, turns: map[string]*turn{}, held: map[*Held]struct{}{}}
+		newBackoff: defaultBackoff, turns: map[string]*turn{}, held: map[*Held]struct{}{}, create: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,8 +117,12 @@ func isPermanent(err error) bool {
 
 // current returns the Consul session, creating it if there is none.
 func (s *Session) current(ctx context.Context) (string, error) {
-	s.create.Lock()
-	defer s.create.Unlock()
+	select {
+	case s.create <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-s.create }()
 	s.mu.Lock()
 	id, closed := s.id, s.closed
 	s.mu.Unlock()
@@ -270,26 +275,36 @@ func (s *Session) isClosed() bool {
 }
 
 // persist runs op (one request, within RequestTimeout) and, if it fails,
-// retries it in the background until it succeeds or the Session closes.
-func (s *Session) persist(what string, op func(ctx context.Context) error) {
+// retries it in the background until it succeeds or the Session closes;
+// then it calls done (if not nil).
+func (s *Session) persist(what string, op func(ctx context.Context) error, done func()) {
 	try := func() error {
 		rctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 		defer cancel()
 		return op(rctx)
 	}
-	if err := try(); err == nil {
-		return
-	} else {
-		s.log.Warn("consul error; retrying in the background", "op", what, "error", err)
+	finish := func() {
+		if done != nil {
+			done()
+		}
 	}
-	s.spawn(func() {
+	err := try()
+	if err == nil {
+		finish()
+		return
+	}
+	s.log.Warn("consul error; retrying in the background", "op", what, "error", err)
+	if !s.spawn(func() {
+		defer finish()
 		b := s.newBackoff()
 		for !s.isClosed() && hold.Sleep(context.Background(), s.clock, b.NextBackOff()) {
 			if try() == nil {
 				return
 			}
 		}
-	})
+	}) {
+		finish()
+	}
 }
 
 // spawn runs f on a goroutine that Close waits for; after Close it runs
@@ -322,4 +337,21 @@ func closedErr(ctx context.Context, err error) error {
 		return ErrClosed
 	}
 	return err
+}
+
+// checkSession turns the answer to a write made with session (ok, err)
+// into an error, and forgets the session when Consul says it is gone (a
+// KV acquire answers that with "invalid session" or with false).
+func (s *Session) checkSession(session string, ok bool, err error) error {
+	switch {
+	case err != nil && strings.Contains(err.Error(), "invalid session"):
+		s.forget(session)
+		return err
+	case err != nil:
+		return err
+	case !ok:
+		s.forget(session)
+		return errors.New("refused: session gone")
+	}
+	return nil
 }

@@ -56,7 +56,9 @@ func (s *Session) takeTurn(ctx context.Context, key string, try bool) (func(), e
 
 // take runs contend (the wait in Consul) in the process's turn on
 // turnKey, bounded by ctx and by the Session's life; what names the
-// operation in errors.
+// operation in errors. contend gives the turn up (leave) when it fails,
+// once what it left in Consul is cleaned up: until then no other
+// goroutine of the process may take the key.
 func (s *Session) take(ctx context.Context, turnKey string, try bool, what string,
 	contend func(ctx context.Context, try bool, leave func()) (*Held, error)) (*Held, error) {
 	ctx, done := s.bound(ctx)
@@ -65,9 +67,8 @@ func (s *Session) take(ctx context.Context, turnKey string, try bool, what strin
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, closedErr(ctx, err))
 	}
-	l, err := contend(ctx, try, leave)
+	l, err := contend(ctx, try, leave) // gives the turn up itself when it fails
 	if err != nil {
-		leave()
 		return nil, fmt.Errorf("%s: %w", what, closedErr(ctx, err))
 	}
 	return l, nil

@@ -197,20 +197,5 @@ func (c Config) validateShared() error {
 	return nil
 }
 
-// validateKey applies Consul's rules for KV keys that the API would
-// otherwise report only at the first request.
-func validateKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("must not be empty")
-	case strings.HasPrefix(key, "/"):
-		return fmt.Errorf("must not start with '/'")
-	case strings.HasSuffix(key, "/"):
-		return fmt.Errorf("must not end with '/' (that names a folder)")
-	case len(key) > 512:
-		return fmt.Errorf("must be at most 512 bytes")
-	case strings.ContainsAny(key, "\x00\n\r\t?#%"):
-		return fmt.Errorf("must not contain control characters, '?', '#' or '%%'")
-	}
-	return nil
-}
+// validateKey applies Consul's rules for KV keys (hold.ValidateKey).
+func validateKey(key string) error { return hold.ValidateKey(key, 512) }

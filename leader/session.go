@@ -55,10 +55,7 @@ func (e *Elector) release(ctx context.Context, session string) error {
 // sessionExists tells whether the session still exists (for the reason of
 // a loss); errors count as "exists" so that the reason is the milder one.
 func (e *Elector) sessionExists(ctx context.Context, id string) bool {
-	rctx, cancel := context.WithTimeout(ctx, min(e.cfg.RequestTimeout, e.cfg.ConfirmInterval))
-	defer cancel()
-	s, _, err := e.client.Session().Info(id, e.queryOpts(rctx))
-	return err != nil || s != nil
+	return hold.SessionExists(ctx, e.client, e.cfg.Datacenter, id, min(e.cfg.RequestTimeout, e.cfg.ConfirmInterval))
 }
 
 func (e *Elector) writeOpts(ctx context.Context) *api.WriteOptions {

@@ -106,23 +106,11 @@ func bad(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
 
-// validateKey applies Consul's rules for KV keys (and keeps the prefix
-// a semaphore or a queue adds under it legal).
+// validateKey applies Consul's rules for KV keys, keeping room for the
+// keys a queue or a semaphore adds under it.
 func validateKey(what, key string) error {
-	var why string
-	switch {
-	case key == "":
-		why = "must not be empty"
-	case strings.HasPrefix(key, "/"):
-		why = "must not start with '/'"
-	case strings.HasSuffix(key, "/"):
-		why = "must not end with '/'"
-	case len(key) > 400:
-		why = "must be at most 400 bytes (the keys under it take the rest of Consul's 512)"
-	case strings.ContainsAny(key, "\x00\n\r\t?#%"):
-		why = "must not contain control characters, '?', '#' or '%'"
-	default:
-		return nil
+	if err := hold.ValidateKey(key, 400); err != nil {
+		return bad("%s %q %v", what, key, err)
 	}
-	return bad("%s %q %s", what, key, why)
+	return nil
 }

@@ -259,13 +259,11 @@ func (m *Mutex) wait(ctx context.Context, q *queueState, session string) (*queue
 
 // read lists the key and its queue.
 func (m *Mutex) read(ctx context.Context) (*queueState, error) {
-	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
-	defer cancel()
-	pairs, meta, err := m.s.client.KV().List(m.key, m.s.queryOpts(rctx))
+	pairs, index, err := hold.List(ctx, m.s.client, m.s.cfg.Datacenter, m.key, 0, 0, m.s.cfg.RequestTimeout, false)
 	if err != nil {
 		return nil, err
 	}
-	st := &queueState{index: meta.LastIndex}
+	st := &queueState{index: index}
 	for _, p := range pairs {
 		switch {
 		case p.Key == m.key:

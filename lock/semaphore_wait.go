@@ -159,14 +159,7 @@ func (sem *Semaphore) list(ctx context.Context, index uint64, wait time.Duration
 	if index == 0 && !consistent {
 		wait = 0
 	}
-	rctx, cancel := context.WithTimeout(ctx, wait+wait/16+sem.s.cfg.RequestTimeout)
-	defer cancel()
-	q := &api.QueryOptions{Datacenter: sem.s.cfg.Datacenter, WaitIndex: index, WaitTime: wait, RequireConsistent: consistent}
-	pairs, meta, err := sem.s.client.KV().List(sem.prefix, q.WithContext(rctx))
-	if err != nil {
-		return nil, 0, err
-	}
-	return pairs, hold.NextIndex(meta.LastIndex, index), nil
+	return hold.List(ctx, sem.s.client, sem.s.cfg.Datacenter, sem.prefix, index, wait, sem.s.cfg.RequestTimeout, consistent)
 }
 
 // join takes a slot in one transaction: our contender key (held by

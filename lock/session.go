@@ -43,6 +43,7 @@ type Session struct {
 	create chan struct{} // one session creation at a time (a token, so that waiting for it heeds ctx)
 	mu     sync.Mutex
 	id     string // the Consul session; "" until created, or after it was lost
+	beat   bool   // the heartbeat runs (started by the first session creation)
 	closed bool
 	turns  map[string]*turn
 	held   map[*Held]struct{}
@@ -61,10 +62,11 @@ func WithLogger(l hclog.Logger) Option {
 	}
 }
 
-// NewSession returns a Session for cfg on client and starts passing its
-// check; Close stops it. Zero timings take their defaults; a config that
+// NewSession returns a Session for cfg on client. It sends nothing to
+// Consul and starts nothing: the check is registered and passed from the
+// first Lock on, until Close. Zero timings take their defaults; a config that
 // breaks a rule is refused with an error that wraps ErrInvalidConfig and
-// names the field. NewSession does not wait for Consul.
+// names the field.
 func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error) {
 	if client == nil {
 		return nil, bad("nil Consul client")
@@ -85,7 +87,6 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 		Meta: map[string]string{"consulelect_identity": cfg.Identity}, CheckTTL: cfg.CheckTTL,
 		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry,
 		Clock: s.clock, Log: s.log, Note: func(error) {}, IsPermanent: isPermanent})
-	s.hb.Start(context.Background())
 	return s, nil
 }
 
@@ -132,6 +133,12 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	case id != "":
 		return id, nil
 	}
+	s.mu.Lock()
+	if !s.beat && !s.closed {
+		s.beat = true
+		s.hb.Start(context.Background()) // stopped by Close
+	}
+	s.mu.Unlock()
 	var last error
 	b := s.newBackoff()
 	id, err := hold.CreateSession(ctx, s.client, s.hb, hold.SessionSpec{
@@ -210,7 +217,7 @@ func (s *Session) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	s.stopWaits() // Locks still waiting return ErrClosed
-	id := s.id
+	id, beat := s.id, s.beat
 	held := make([]*Held, 0, len(s.held))
 	for h := range s.held {
 		held = append(held, h)
@@ -231,7 +238,9 @@ func (s *Session) Close(ctx context.Context) error {
 	if id != "" {
 		s.destroy(ctx, id)
 	}
-	s.hb.Stop(ctx)
+	if beat {
+		s.hb.Stop(ctx)
+	}
 	return err
 }
 
@@ -259,13 +268,10 @@ func (s *Session) queryOpts(ctx context.Context) *api.QueryOptions {
 	return (&api.QueryOptions{Datacenter: s.cfg.Datacenter}).WithContext(ctx)
 }
 
-// sessionExists tells whether the session still exists (for the reason of
-// a loss); errors count as "exists", the milder reason.
+// sessionExists tells whether the session still exists (for the reason
+// of a loss; see hold.SessionExists).
 func (s *Session) sessionExists(ctx context.Context, id string) bool {
-	rctx, cancel := context.WithTimeout(ctx, min(s.cfg.RequestTimeout, s.cfg.ConfirmInterval))
-	defer cancel()
-	e, _, err := s.client.Session().Info(id, s.queryOpts(rctx))
-	return err != nil || e != nil
+	return hold.SessionExists(ctx, s.client, s.cfg.Datacenter, id, min(s.cfg.RequestTimeout, s.cfg.ConfirmInterval))
 }
 
 func (s *Session) isClosed() bool {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
 
@@ -43,16 +44,20 @@ func TestHelperHolder(t *testing.T) {
 	select {}
 }
 
-// A holder process killed with SIGKILL: the next waiter holds about
-// CheckTTL + LockDelay later (the check goes critical, Consul invalidates
+// A holder process killed with SIGKILL right after a check pass (the
+// worst moment): the next waiter holds about CheckTTL + LockDelay later (the check goes critical, Consul invalidates
 // the session; then Consul's lock-delay, or for a semaphore the pruning
 // rule's wait).
 func TestCrashedHolder(t *testing.T) {
 	srv := devServer(t)
 	for _, kind := range []string{"mutex", "semaphore"} {
 		t.Run(kind, func(t *testing.T) {
+			// Through a fault proxy, only to see the holder's check passes:
+			// the kill comes right after one, the worst moment (the check
+			// then expires a full CheckTTL later).
+			proxy := consultest.NewFaultProxy(t, srv.HTTPAddr)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHolder$")
-			cmd.Env = append(os.Environ(), "LOCK_HELPER="+kind, "CONSUL_HTTP_ADDR="+srv.HTTPAddr)
+			cmd.Env = append(os.Environ(), "LOCK_HELPER="+kind, "CONSUL_HTTP_ADDR="+proxy.Addr())
 			out, err := cmd.StdoutPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -82,6 +87,9 @@ func TestCrashedHolder(t *testing.T) {
 			}
 			got := waitHeld(t, acq, 30*time.Second)
 			time.Sleep(200 * time.Millisecond)
+			passes := consultest.Match{Method: "PUT", Path: "/v1/agent/check/update/"}
+			n := proxy.Count(passes)
+			waitFor(t, lock.DefaultCheckTTL, "a check pass of the holder", func() bool { return proxy.Count(passes) > n })
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}

@@ -2,7 +2,7 @@ package leader
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -15,18 +15,6 @@ import (
 // plain ?acquire).
 func foreignFlags(pair *api.KVPair) bool {
 	return pair != nil && pair.Flags != 0 && pair.Flags != api.LockFlagValue
-}
-
-// lastValue is the candidate ID in a free key's value, if it is ours.
-func lastValue(pair *api.KVPair) string {
-	if pair == nil {
-		return ""
-	}
-	var h Holder
-	if json.Unmarshal(pair.Value, &h) != nil {
-		return ""
-	}
-	return h.ServiceID
 }
 
 // campaign follows the key with blocking queries (no polling) and tries to
@@ -76,10 +64,14 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			continue
 		}
 		e.state.setHolder(nil)
-		if prev := lastValue(pair); prev != "" {
-			lastHolder = prev // a released key keeps its last holder's value
+		note := released(pair) // a released key keeps its last holder's value
+		if note.ServiceID != "" {
+			lastHolder = note.ServiceID
 		}
-		if d := line.delay(e.serviceID, lastHolder); d > 0 {
+		if e.cfg.Priority < 0 {
+			continue // never leads: follow only
+		}
+		if d := line.delay(lastHolder, note.HandTo); d > 0 {
 			// Not first in line: wait our turn on the key. If the first
 			// acquires meanwhile, the query returns and we do not try.
 			if p, next, err := e.getKey(ctx, index, d, false); err == nil {
@@ -91,8 +83,13 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 				}
 			}
 		}
+		why := line.why()
+		if note.HandTo == e.serviceID {
+			why = fmt.Sprintf("handed over by %s (%s)", note.ID, note.Cause)
+		}
+		value := e.valueFor(why)
 		sent := e.clock.Now()
-		lock, res, err := e.acquire(ctx, session)
+		lock, res, err := e.acquire(ctx, session, value)
 		switch {
 		case err != nil:
 			if !r.wait(ctx, "acquire", err) {
@@ -109,7 +106,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			index = 0
 		case res == acquired:
 			r.ok()
-			return e.lead(ctx, session, lock, sent, r)
+			return e.lead(ctx, session, lock, value, sent, r, line)
 		case res == sessionGone:
 			e.log.Info("session lost while following; creating a new one", "session", session)
 			r.wait(ctx, "acquire", errSessionGone) // sessions that keep dying are retried with backoff

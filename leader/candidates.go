@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,20 +21,25 @@ const rankStep = 5 * time.Millisecond
 
 // candidates follows, with a blocking query on the health catalog, the
 // electors campaigning for our key whose checks pass (each elector's
-// service carries its key in metadata), so that a follower knows its place
-// in line when the key is freed. Its goroutine is started and stopped by
-// run.
+// service carries its key, identity, priority and version in metadata), so
+// that a follower knows its place in line when the key is freed and a
+// leader sees better-ranked candidates. Its goroutine is started and
+// stopped by run.
 type candidates struct {
-	e      *Elector
-	mu     sync.Mutex
-	ids    []string // service IDs, sorted
-	cancel context.CancelFunc
-	done   chan struct{}
+	e       *Elector
+	rank    strategy
+	mu      sync.Mutex
+	list    []Candidate // sorted by service ID; nil when unknown
+	err     error       // why the list is unknown
+	changed chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 func (e *Elector) startCandidates(ctx context.Context) *candidates {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &candidates{e: e, cancel: cancel, done: make(chan struct{})}
+	c := &candidates{e: e, rank: strategy{e.cfg.PreferVersion}, cancel: cancel,
+		changed: make(chan struct{}), done: make(chan struct{})}
 	go c.loop(ctx)
 	return c
 }
@@ -54,20 +61,25 @@ func (c *candidates) loop(ctx context.Context) {
 		entries, meta, err := e.client.Health().Service(e.cfg.ServiceName, "", true, q.WithContext(rctx))
 		cancel()
 		if err != nil {
-			// Ranking is an optimisation: without it everyone tries at once.
-			c.set(nil)
+			// Without the line everyone tries at once: first come leads.
+			if ctx.Err() == nil {
+				c.set(nil, fmt.Errorf("reading the live candidates (first come leads meanwhile): %w", err))
+			}
 			if !sleep(ctx, e.clock, e.cfg.RequestTimeout) {
 				return
 			}
 			index = 0
 			continue
 		}
-		ids := make([]string, 0, len(entries))
+		list := make([]Candidate, 0, len(entries))
 		for _, en := range entries {
-			ids = append(ids, en.Service.ID)
+			m := en.Service.Meta
+			p, _ := strconv.Atoi(m[metaPriority])
+			list = append(list, Candidate{ServiceID: en.Service.ID, Identity: m["consulelect_identity"],
+				Priority: p, Version: m[metaVersion]})
 		}
-		slices.Sort(ids)
-		c.set(ids)
+		slices.SortFunc(list, func(a, b Candidate) int { return strings.Compare(a.ServiceID, b.ServiceID) })
+		c.set(list, nil)
 		if meta.LastIndex < index {
 			index = 0
 		} else {
@@ -76,30 +88,121 @@ func (c *candidates) loop(ctx context.Context) {
 	}
 }
 
-func (c *candidates) set(ids []string) {
+// set records the list, keeping when each candidate was first seen.
+func (c *candidates) set(list []Candidate, err error) {
+	now := c.e.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ids = ids
+	for i := range list {
+		list[i].Since = now
+		for _, old := range c.list {
+			if old.ServiceID == list[i].ServiceID {
+				list[i].Since = old.Since
+			}
+		}
+	}
+	c.list, c.err = list, err
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
-// delay is how long this elector waits before trying a freed key: its
-// rank among the live candidates other than the last holder, times
-// rankStep (0 when it is first, or when the line is unknown).
-func (c *candidates) delay(self, lastHolder string) time.Duration {
+// snapshot returns the list (nil when unknown), why it is unknown, and a
+// channel closed at the next change.
+func (c *candidates) snapshot() ([]Candidate, error, <-chan struct{}) {
+	if c == nil {
+		return nil, nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.list), c.err, c.changed
+}
+
+// self is this elector as a candidate (listed or not yet).
+func (e *Elector) self() Candidate {
+	return Candidate{Identity: e.cfg.Identity, ServiceID: e.serviceID, Priority: e.cfg.Priority, Version: e.cfg.Version}
+}
+
+// delay is how long this elector waits before it tries a freed key that
+// lastHolder held and handed to handTo ("" for none): 0 for the one the
+// key was handed to; else its place in line among the live candidates
+// other than lastHolder (best-ranked first, then by service ID) times
+// rankStep, plus preferWait when the key was handed to another live
+// candidate or a better-ranked one is live. 0 when the line is unknown.
+func (c *candidates) delay(lastHolder, handTo string) time.Duration {
 	if c == nil {
 		return 0
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rank := 0
-	for _, id := range c.ids {
-		switch id {
-		case self:
-			return time.Duration(rank) * rankStep
-		case lastHolder:
-		default:
-			rank++
+	self := c.e.self()
+	list, _, _ := c.snapshot()
+	if list == nil {
+		return 0
+	}
+	line := []Candidate{self}
+	handedToLive := false
+	for _, o := range list {
+		handedToLive = handedToLive || (o.ServiceID == handTo && handTo != lastHolder)
+		if o.ServiceID != self.ServiceID && o.ServiceID != lastHolder && o.Priority >= 0 {
+			line = append(line, o)
 		}
 	}
-	return 0 // not listed (yet): do not hold back
+	if handTo == self.ServiceID {
+		return 0
+	}
+	slices.SortStableFunc(line, func(a, b Candidate) int {
+		if r := c.rank.compare(a, b); r != 0 {
+			return r
+		}
+		return strings.Compare(a.ServiceID, b.ServiceID)
+	})
+	pos := slices.IndexFunc(line, func(o Candidate) bool { return o.ServiceID == self.ServiceID })
+	d := time.Duration(pos) * rankStep
+	if handedToLive || c.rank.compare(line[0], self) < 0 {
+		d += preferWait
+	}
+	return d
+}
+
+// better returns the best-ranked live candidate that ranks above self and
+// has been live for window at now (ok false if none), and the moment a
+// better one not yet live that long will have been (zero if none).
+func (c *candidates) better(now time.Time, window time.Duration) (best Candidate, ok bool, next time.Time) {
+	self := c.e.self()
+	list, _, _ := c.snapshot()
+	for _, o := range list {
+		if o.ServiceID == self.ServiceID || o.Priority < 0 || c.rank.compare(o, self) >= 0 {
+			continue
+		}
+		if ready := o.Since.Add(window); ready.After(now) {
+			if next.IsZero() || ready.Before(next) {
+				next = ready
+			}
+			continue
+		}
+		if !ok || c.rank.compare(o, best) < 0 {
+			best, ok = o, true
+		}
+	}
+	return best, ok, next
+}
+
+// find returns the live candidate named by id: its Identity or ServiceID.
+func (c *candidates) find(id string) (Candidate, bool) {
+	list, _, _ := c.snapshot()
+	for _, o := range list {
+		if o.ServiceID == id || o.Identity == id {
+			return o, true
+		}
+	}
+	return Candidate{}, false
+}
+
+// why is the reason this elector leads, for the key's value.
+func (c *candidates) why() string {
+	if c == nil {
+		return "first to acquire"
+	}
+	self := c.e.self()
+	list, _, _ := c.snapshot()
+	others := slices.DeleteFunc(list, func(o Candidate) bool { return o.ServiceID == self.ServiceID })
+	return c.rank.why(self, others)
 }

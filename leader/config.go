@@ -58,6 +58,15 @@ const (
 	// work may run on after its term ended before it is declared a
 	// straggler (Status.Stragglers, liveness failing). Stop uses its own ctx.
 	DefaultStopTimeout = 10 * time.Second
+	// DefaultStabilityWindow is how long a better candidate (Priority,
+	// PreferVersion) must have been live before the leader yields to it: a
+	// replica that crash-loops, or is still warming up, does not pull
+	// leadership back and forth.
+	DefaultStabilityWindow = 10 * time.Second
+	// DefaultYieldInterval is how long a term lasts at least before it
+	// yields to a better candidate, so that strategy handoffs on a key
+	// happen at most once per 30s however candidates come and go.
+	DefaultYieldInterval = 30 * time.Second
 	// DefaultServiceName names the service whose TTL check is linked to
 	// the session.
 	DefaultServiceName = "consulelect"
@@ -88,6 +97,28 @@ type Config struct {
 	// ServiceName names the service registered on the local agent whose
 	// TTL check is linked to the session. Default DefaultServiceName.
 	ServiceName string
+
+	// Priority ranks this candidate (README "Choosing the leader"): while a
+	// live candidate with a higher Priority exists, the leader hands
+	// leadership over to it (once it has been live for StabilityWindow), and
+	// a freed key goes to the highest-priority live candidate first. A
+	// negative Priority never leads: the elector follows and reports only.
+	// Default 0: all candidates equal, the first to acquire leads.
+	Priority int
+	// Version is this candidate's version (semantic versioning: "1.4.2",
+	// "v2.0.0-rc.1"), shown to other candidates and ranked by PreferVersion.
+	Version string
+	// PreferVersion, when not AnyVersion (the default), makes the oldest or
+	// newest Version lead among live candidates of equal Priority; Version is
+	// then required. All candidates of a key should use the same Priority
+	// rules and PreferVersion: each ranks the others by its own.
+	PreferVersion VersionPreference
+	// StabilityWindow is how long a better-ranked candidate must have been
+	// live before the leader yields to it. Default DefaultStabilityWindow.
+	StabilityWindow time.Duration
+	// YieldInterval is how long a term lasts at least before it yields to
+	// a better-ranked candidate. Default DefaultYieldInterval.
+	YieldInterval time.Duration
 
 	// LockDelay, DemoteAfter, ConfirmInterval and CheckTTL are the
 	// safety-relevant timings: LockDelay - DemoteAfter >= max(MinSafetyMargin,
@@ -136,6 +167,8 @@ func (c Config) withDefaults() Config {
 	def(&c.ResignPause, DefaultResignPause)
 	def(&c.PermanentErrorRetry, DefaultPermanentErrorRetry)
 	def(&c.StopTimeout, DefaultStopTimeout)
+	def(&c.StabilityWindow, DefaultStabilityWindow)
+	def(&c.YieldInterval, DefaultYieldInterval)
 	if c.ServiceName == "" {
 		c.ServiceName = DefaultServiceName
 	}
@@ -160,6 +193,25 @@ func (c Config) validate() error {
 	}
 	if c.ConfirmInterval > c.DemoteAfter/3 {
 		return bad("ConfirmInterval (%v) must be at most DemoteAfter/3 (%v)", c.ConfirmInterval, c.DemoteAfter/3)
+	}
+	return c.validateStrategy()
+}
+
+// validateStrategy checks the fields that choose the leader.
+func (c Config) validateStrategy() error {
+	if err := hold.CheckBounds(
+		hold.Bound{Name: "StabilityWindow", V: c.StabilityWindow},
+		hold.Bound{Name: "YieldInterval", V: c.YieldInterval},
+	); err != nil {
+		return bad("%v", err)
+	}
+	switch {
+	case c.PreferVersion < AnyVersion || c.PreferVersion > NewestVersion:
+		return bad("PreferVersion (%v) must be AnyVersion, OldestVersion or NewestVersion", c.PreferVersion)
+	case c.Version != "" && parseVersion(c.Version) == nil:
+		return bad("Version %q is not a semantic version (like 1.4.2)", c.Version)
+	case c.PreferVersion != AnyVersion && c.Version == "":
+		return bad("Version is required when PreferVersion is %v", c.PreferVersion)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 
 	"github.com/cenkalti/backoff/v4"
@@ -34,6 +35,7 @@ type Elector struct {
 	cur       *runState       // the run in progress, nil when stopped
 	stopCtx   context.Context // set by Stop, bounds the cleanup
 	abandoned <-chan struct{} // open while leader work left running at a stop still runs
+	live      *candidates     // the running line of live candidates, nil when stopped or in a Group
 }
 
 // runState is one run of the campaign (Start or Run until it stopped).
@@ -108,7 +110,23 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 func (e *Elector) Config() Config { return e.cfg }
 
 // Status returns a snapshot of the elector's state.
-func (e *Elector) Status() Status { return e.state.snapshot() }
+func (e *Elector) Status() Status {
+	s := e.state.snapshot()
+	s.Candidates, s.CandidatesError, _ = e.line().snapshot()
+	return s
+}
+
+func (e *Elector) line() *candidates {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.live
+}
+
+func (e *Elector) setLine(c *candidates) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.live = c
+}
 
 // IsLeader reports whether a term is active now: the same answer as
 // Status().Role == RoleLeader.
@@ -251,7 +269,9 @@ func (e *Elector) run(ctx context.Context) {
 	var line *candidates // a group's electors share a service: no line
 	if e.group == nil {
 		line = e.startCandidates(ctx)
+		e.setLine(line)
 		defer line.stop()
+		defer e.setLine(nil)
 	}
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
@@ -284,7 +304,8 @@ func (e *Elector) heartbeat(ctx context.Context) *hold.Heartbeat {
 		return e.group.hb
 	}
 	hb := newHeartbeat(e.client, e.cfg, e.serviceID,
-		map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity},
+		map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity,
+			metaPriority: strconv.Itoa(e.cfg.Priority), metaVersion: e.cfg.Version},
 		e.clock, e.log, e.noteError)
 	// Not Run's ctx: the check must keep passing while a stopping leader
 	// waits for its work (the key stays ours); run stops it at the end.

@@ -12,6 +12,11 @@ var (
 	// ErrLeaderWorkFailed: the leader function returned an error (or
 	// panicked) while the term was active, so the term was resigned.
 	ErrLeaderWorkFailed = errors.New("leader: leader work failed")
+	// ErrHandedOff: the leader handed leadership over to another candidate:
+	// one that ranks above it (Config.Priority, Config.PreferVersion), or
+	// the one an operator named (Elector.HandOff, RequestHandOff). The key
+	// was released to that candidate, which acquires it next.
+	ErrHandedOff = errors.New("leader: handed off")
 	// ErrLockLost: the key is no longer held by the term's session. It is
 	// the cause of the term's context, set the moment the loss is seen; the
 	// term's Reason then tells which of the four below it was, and each of

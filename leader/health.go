@@ -13,8 +13,10 @@ type Handlers struct {
 	// Status always answers 200 with the status as JSON: a follower or a
 	// Consul outage is a state to report, not a failure. Fields: role,
 	// is_leader, key, identity, leader (id, hostname, address, pid,
-	// started, metadata), leader_foreign, fencing_token, since, deadline,
-	// last_error, last_error_at, stragglers.
+	// started, metadata, why, candidate), leader_foreign, fencing_token,
+	// since, deadline, last_error, last_error_at, stragglers, candidates
+	// (identity, service_id, priority, version, live_since) and
+	// candidates_error.
 	Status http.Handler
 	// LeaderOnly answers 200 while this elector leads and 429 otherwise
 	// (like Vault's /sys/health for standbys), for load balancers and
@@ -79,6 +81,17 @@ type statusJSON struct {
 	LastError     string     `json:"last_error,omitempty"`
 	LastErrorAt   *time.Time `json:"last_error_at,omitempty"`
 	Stragglers    []string   `json:"stragglers,omitempty"`
+	// Candidates is the line of live candidates (Status.Candidates).
+	Candidates      []candidateJSON `json:"candidates,omitempty"`
+	CandidatesError string          `json:"candidates_error,omitempty"`
+}
+
+type candidateJSON struct {
+	Identity  string    `json:"identity"`
+	ServiceID string    `json:"service_id"`
+	Priority  int       `json:"priority"`
+	Version   string    `json:"version,omitempty"`
+	Since     time.Time `json:"live_since"`
 }
 
 // json returns the status in the form Handlers.Status serves. Nothing
@@ -100,6 +113,12 @@ func (s Status) json() statusJSON {
 	if s.LastError != nil {
 		j.LastError = redact(s.LastError.Error())
 		j.LastErrorAt = &s.LastErrorAt
+	}
+	for _, c := range s.Candidates {
+		j.Candidates = append(j.Candidates, candidateJSON(c))
+	}
+	if s.CandidatesError != nil {
+		j.CandidatesError = redact(s.CandidatesError.Error())
 	}
 	return j
 }

@@ -19,6 +19,10 @@ type Holder struct {
 	PID      int               `json:"pid,omitempty"`
 	Started  time.Time         `json:"started"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Why says why this holder leads: "first to acquire", "highest priority
+	// (3)", "oldest version (1.4.2)", "handed over by <identity>
+	// (operator)" and the like (README "Choosing the leader").
+	Why string `json:"why,omitempty"`
 	// ServiceID is the holder elector's service in the catalog (the one
 	// that carries its session's check).
 	ServiceID string `json:"candidate,omitempty"` // the JSON name is kept for mixed-version clusters
@@ -60,12 +64,50 @@ func holderOf(pair *api.KVPair) (h Holder, ok bool) {
 }
 
 // ownHolder is this elector's own entry as holder of the key, built from
-// the value it writes (Consul blanks values in transaction results).
-func (e *Elector) ownHolder(session string, token uint64) Holder {
+// the value it wrote (Consul blanks values in transaction results).
+func ownHolder(value []byte, session string, token uint64) Holder {
 	var h Holder
-	_ = json.Unmarshal(e.value, &h)
+	_ = json.Unmarshal(value, &h)
 	h.Session, h.ModifyIndex = session, token
 	return h
+}
+
+// valueFor is this elector's value for a term that leads because of why.
+func (e *Elector) valueFor(why string) []byte {
+	var h Holder
+	_ = json.Unmarshal(e.value, &h)
+	h.Why = why
+	b, _ := json.Marshal(h)
+	return b
+}
+
+// releaseNote is the value a leader leaves in the key it releases: its
+// holder value, plus the candidate it hands the key to, if any, and why.
+type releaseNote struct {
+	Holder
+	HandTo string `json:"handoff_to,omitempty"` // a service ID
+	Cause  string `json:"handoff_cause,omitempty"`
+}
+
+// releaseValue is value (a term's) with the handoff, for the release.
+func releaseValue(value []byte, handTo, cause string) []byte {
+	if handTo == "" {
+		return value
+	}
+	var n releaseNote
+	_ = json.Unmarshal(value, &n.Holder)
+	n.HandTo, n.Cause = handTo, cause
+	b, _ := json.Marshal(n)
+	return b
+}
+
+// released reads the note in a free key's value (zero if it is not ours).
+func released(pair *api.KVPair) releaseNote {
+	var n releaseNote
+	if pair != nil && json.Unmarshal(pair.Value, &n) != nil {
+		return releaseNote{}
+	}
+	return n
 }
 
 // newServiceID is a fresh ID for the service that carries a check:

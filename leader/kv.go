@@ -30,11 +30,11 @@ const (
 
 // acquire tries to lock the key for session in one transaction, whose
 // result carries the key's ModifyIndex after the lock: the fencing token.
-func (e *Elector) acquire(ctx context.Context, session string) (*api.KVPair, acquireResult, error) {
+func (e *Elector) acquire(ctx context.Context, session string, value []byte) (*api.KVPair, acquireResult, error) {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
 	ops := api.TxnOps{{KV: &api.KVTxnOp{
-		Verb: api.KVLock, Key: e.cfg.Key, Value: e.value, Flags: api.LockFlagValue, Session: session,
+		Verb: api.KVLock, Key: e.cfg.Key, Value: value, Flags: api.LockFlagValue, Session: session,
 	}}}
 	res, out, err := hold.Acquire(rctx, e.client, &api.QueryOptions{Datacenter: e.cfg.Datacenter}, ops)
 	switch {

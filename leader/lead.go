@@ -12,16 +12,18 @@ import (
 	"github.com/consulelect/consulelect/internal/hold"
 )
 
-// lead runs one term for session, which holds lock (acquired by a request
-// sent at sent). It returns once the term is over: leader work has ended
-// and the key is released, or left to Consul when it could not be.
-func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, sent time.Time, r *retrier) time.Duration {
+// lead runs one term for session, which holds lock with value (acquired
+// by a request sent at sent). It returns once the term is over: leader work
+// has ended and the key is released, or left to Consul when it could not
+// be. line is the live candidates (nil in a Group).
+func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, value []byte, sent time.Time, r *retrier, line *candidates) time.Duration {
 	t := newTerm(context.WithoutCancel(ctx), e.clock, e.cfg.Key, session, lock.ModifyIndex, sent, e.cfg.DemoteAfter)
+	t.value = value
 	stopOnCancel := context.AfterFunc(ctx, func() { t.end(ErrStopped) })
 	defer stopOnCancel()
 	defer close(t.released)
 
-	own := e.ownHolder(session, lock.ModifyIndex) // a transaction's result carries no value
+	own := ownHolder(value, session, lock.ModifyIndex) // a transaction's result carries no value
 	e.metrics.termStarted(e.cfg.Key, t.token)     // before IsLeader says so
 	e.state.setHolder(&own)
 	e.state.setRole(RoleLeader, t, e.clock.Now())
@@ -29,6 +31,11 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		"token", t.token, "lock_index", lock.LockIndex)
 
 	w := e.startWork(t)
+	var watch watchers
+	if line != nil {
+		watch.goRun(func() { e.yieldLoop(t, line) })
+		watch.goRun(func() { e.watchRequests(t, line) })
+	}
 	if e.group != nil {
 		e.group.watch(e, t, session) // confirmed in batches with the group's other terms
 		<-t.Done()
@@ -40,6 +47,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		t.refine(e.lossReason(ctx, session))
 	}
 
+	watch.wait()
 	reason := t.Reason()
 	e.metrics.termEnded(e.cfg.Key, reason, t.Ended().Sub(t.started))
 	e.state.setRole(RoleFollower, nil, t.Ended())
@@ -56,14 +64,14 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 		return 0
 	}
 	if stillHeld(reason) {
-		e.releaseWithRetry(ctx, session, r)
+		var h handOff
+		if errors.As(reason, &h) {
+			value = releaseValue(value, h.to.ServiceID, h.cause)
+			e.metrics.handedOff(e.cfg.Key, name(h.to), h.cause)
+		}
+		e.releaseWithRetry(ctx, session, value, r)
 	}
-	switch {
-	case errors.Is(reason, ErrResigned), errors.Is(reason, ErrLeaderWorkFailed):
-		return e.cfg.ResignPause
-	default:
-		return 0
-	}
+	return e.pauseAfter(reason)
 }
 
 // releaseWithRetry releases the key after a term, retrying transient
@@ -73,7 +81,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, se
 // Consul releases only for the holding session, and it matters: if the
 // key were left to the session's destruction, the successor would wait
 // out the lock-delay.
-func (e *Elector) releaseWithRetry(ctx context.Context, session string, r *retrier) {
+func (e *Elector) releaseWithRetry(ctx context.Context, session string, value []byte, r *retrier) {
 	rctx, cancel := ctx, context.CancelFunc(func() {})
 	defer func() { cancel() }()
 	stopping := false
@@ -83,7 +91,7 @@ func (e *Elector) releaseWithRetry(ctx context.Context, session string, r *retri
 			cancel()
 			rctx, cancel = e.cleanupContext(ctx)
 		}
-		err := e.release(rctx, session)
+		err := e.release(rctx, session, value)
 		if err == nil {
 			return
 		}
@@ -131,8 +139,8 @@ func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.
 	}
 	e.state.setError(nil, time.Time{})
 	e.metrics.confirmed(e.cfg.Key, e.clock.Now().Sub(sent))
-	if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, e.value) {
-		e.reassert(ctx, session) // overwritten by a plain PUT: restore our value
+	if pair.Flags != api.LockFlagValue || !bytes.Equal(pair.Value, t.value) {
+		e.reassert(ctx, session, t.value) // overwritten by a plain PUT: restore our value
 	}
 	return true
 }
@@ -148,8 +156,8 @@ func (e *Elector) lossReason(ctx context.Context, session string) error {
 }
 
 // reassert writes our value back into a key our session still holds.
-func (e *Elector) reassert(ctx context.Context, session string) {
-	if _, res, err := e.acquire(ctx, session); err != nil || res != acquired {
+func (e *Elector) reassert(ctx context.Context, session string, value []byte) {
+	if _, res, err := e.acquire(ctx, session, value); err != nil || res != acquired {
 		e.log.Warn("restoring the key's value", "error", err, "result", res)
 		return
 	}

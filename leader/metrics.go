@@ -28,6 +28,11 @@ type Metrics struct {
 	// or unanswered confirmations counts once), with permanent =
 	// IsPermanent(err).
 	ConsulError func(key string, err error, permanent bool)
+	// HandedOff is called when a leader hands the key over to another
+	// candidate (ErrHandedOff), with the candidate's identity and the cause:
+	// "priority" or "version" (it ranks above the leader) or "operator"
+	// (Elector.HandOff, RequestHandOff).
+	HandedOff func(key, to, cause string)
 	// Stragglers is called when leader work is declared a straggler (still
 	// running StopTimeout after its term ended: the key stays held and no
 	// replica can lead) with the names of what still runs, and with nil
@@ -62,6 +67,12 @@ func (m Metrics) confirmed(key string, rtt time.Duration) {
 func (m Metrics) consulError(key string, err error, permanent bool) {
 	if m.ConsulError != nil {
 		m.ConsulError(key, err, permanent)
+	}
+}
+
+func (m Metrics) handedOff(key, to, cause string) {
+	if m.HandedOff != nil {
+		m.HandedOff(key, to, cause)
 	}
 }
 

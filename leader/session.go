@@ -35,13 +35,13 @@ func (e *Elector) destroySession(ctx context.Context, id string) error {
 	return nil
 }
 
-// release releases the key if session still holds it.
-func (e *Elector) release(ctx context.Context, session string) error {
+// release releases the key if session still holds it, leaving value.
+func (e *Elector) release(ctx context.Context, session string, value []byte) error {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
 	// The value stays ours (as api.Lock does): followers that wake on the
-	// release see who held it and leave that one out of the line.
-	pair := &api.KVPair{Key: e.cfg.Key, Session: session, Flags: api.LockFlagValue, Value: e.value}
+	// release see who held it (and whom it hands the key to, if anyone).
+	pair := &api.KVPair{Key: e.cfg.Key, Session: session, Flags: api.LockFlagValue, Value: value}
 	ok, _, err := e.client.KV().Release(pair, e.writeOpts(rctx))
 	if err != nil {
 		return fmt.Errorf("release %q: %w", e.cfg.Key, err)

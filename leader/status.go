@@ -47,6 +47,13 @@ type Status struct {
 	// success. LastErrorAt is when it happened.
 	LastError   error
 	LastErrorAt time.Time
+	// Candidates are the live candidates for the key as last read from
+	// the catalog (this elector among them), with their Priority and
+	// Version; nil when unknown or in a Group. CandidatesError says why it
+	// is unknown (an ACL without service:read and node:read, say): until it
+	// can be read, strategies do not apply and the first to acquire leads.
+	Candidates      []Candidate
+	CandidatesError error
 	// Stragglers names leader work still running StopTimeout after its
 	// term ended (or that its leader func reported as still running). The
 	// key stays held until it returns, so no replica can lead: liveness

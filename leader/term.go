@@ -21,6 +21,7 @@ type Term struct {
 	h        *hold.Hold      // the hold on the key: context, deadline, reason
 	ctx      context.Context // h's context, carrying the term (TermFromContext)
 	released chan struct{}   // closed when the term is fully over (work done, key released)
+	value    []byte          // the key's value written by the term's acquire
 }
 
 func newTerm(parent context.Context, c clock, key, session string, token uint64, sent time.Time, demoteAfter time.Duration) *Term {

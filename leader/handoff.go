@@ -1,0 +1,169 @@
+package leader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
+)
+
+// ErrNoCandidate: a handoff named a candidate that is not live for the
+// key (unknown, its check not passing, or with a negative Priority), or
+// asked for "anyone else" when no other live candidate exists.
+var ErrNoCandidate = errors.New("leader: no such live candidate")
+
+// requestSuffix names the key, next to the election key, where an
+// operator asks the leader to hand over (RequestHandOff).
+const requestSuffix = "/.handoff"
+
+// handOffRequest is the request key's value.
+type handOffRequest struct {
+	// Session is the holder's session when the request was written: a
+	// request for an earlier term is ignored.
+	Session string `json:"session"`
+	// To names the target (an Identity or service ID); empty means anyone.
+	To string `json:"to,omitempty"`
+	// Refused is the leader's answer when it cannot hand over.
+	Refused string `json:"refused,omitempty"`
+}
+
+// HandOff gives leadership to the live candidate named to (its Identity
+// or service ID), or to the best-ranked other live candidate when to is
+// empty: the term is cancelled, leader work awaited, and the key released
+// to that candidate, which acquires it next (within milliseconds); HandOff
+// returns then, or when ctx ends. The elector campaigns again after
+// ResignPause. It returns ErrNotLeader when there is no active term and an
+// error wrapping ErrNoCandidate when to is not a live candidate. Unlike a
+// handoff to a better-ranked candidate, it does not wait for
+// StabilityWindow or YieldInterval.
+func (e *Elector) HandOff(ctx context.Context, to string) error {
+	t := e.Term()
+	if t == nil {
+		return ErrNotLeader
+	}
+	target, err := e.target(e.line(), to)
+	if err != nil {
+		return err
+	}
+	if !t.end(handOff{to: target, cause: causeOperator}) {
+		return ErrNotLeader
+	}
+	e.log.Info("handing leadership over", "to", name(target), "cause", causeOperator)
+	select {
+	case <-t.released:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// target picks the candidate a handoff to to goes to.
+func (e *Elector) target(line *candidates, to string) (Candidate, error) {
+	if line == nil {
+		return Candidate{}, fmt.Errorf("%w: a Group's electors have no line of candidates", ErrNoCandidate)
+	}
+	self := e.self()
+	list, lerr, _ := line.snapshot()
+	if list == nil && lerr != nil {
+		return Candidate{}, fmt.Errorf("%w: %w", ErrNoCandidate, lerr)
+	}
+	var eligible []Candidate
+	for _, o := range list {
+		if o.ServiceID != self.ServiceID && o.Priority >= 0 {
+			eligible = append(eligible, o)
+		}
+	}
+	if to == "" {
+		if len(eligible) == 0 {
+			return Candidate{}, fmt.Errorf("%w: no other candidate is live", ErrNoCandidate)
+		}
+		slices.SortStableFunc(eligible, func(a, b Candidate) int {
+			if r := line.rank.compare(a, b); r != 0 {
+				return r
+			}
+			return strings.Compare(a.ServiceID, b.ServiceID)
+		})
+		return eligible[0], nil
+	}
+	if to == self.Identity || to == self.ServiceID {
+		return Candidate{}, fmt.Errorf("%w: %q is this leader", ErrNoCandidate, to)
+	}
+	for _, o := range eligible {
+		if o.Identity == to || o.ServiceID == to {
+			return o, nil
+		}
+	}
+	if c, ok := line.find(to); ok && c.Priority < 0 {
+		return Candidate{}, fmt.Errorf("%w: %q never leads (negative priority)", ErrNoCandidate, to)
+	}
+	return Candidate{}, fmt.Errorf("%w: %q is not a live candidate for %q", ErrNoCandidate, to, e.cfg.Key)
+}
+
+// watchRequests follows the request key during term t (one blocking query,
+// woken only when the key changes) and hands the term over when an
+// operator asks for it (RequestHandOff). A request written for another
+// session is stale: it is deleted unanswered. A request it cannot follow is
+// answered with the refusal.
+func (e *Elector) watchRequests(t *Term, line *candidates) {
+	ctx := t.Context()
+	key := e.cfg.Key + requestSuffix
+	var index uint64
+	for ctx.Err() == nil {
+		pair, next, err := hold.GetKey(ctx, e.client, e.cfg.Datacenter, key, index, e.cfg.FollowerWait, e.cfg.RequestTimeout, false)
+		if err != nil {
+			if !sleep(ctx, e.clock, e.cfg.RequestTimeout) {
+				return
+			}
+			index = 0
+			continue
+		}
+		index = next
+		if pair == nil {
+			continue
+		}
+		var req handOffRequest
+		if json.Unmarshal(pair.Value, &req) != nil || req.Refused != "" {
+			continue // not ours to act on, or answered already
+		}
+		if req.Session != t.session {
+			e.log.Info("ignoring a stale handoff request", "for_session", req.Session)
+			e.casDelete(ctx, pair)
+			continue
+		}
+		target, err := e.target(line, req.To)
+		if err != nil {
+			req.Refused = err.Error()
+			b, _ := json.Marshal(req)
+			e.log.Warn("refusing a handoff request", "to", req.To, "error", err)
+			e.casPut(ctx, &api.KVPair{Key: key, Value: b, ModifyIndex: pair.ModifyIndex})
+			continue
+		}
+		e.casDelete(ctx, pair)
+		if t.end(handOff{to: target, cause: causeOperator}) {
+			e.log.Info("handing leadership over on request", "to", name(target), "cause", causeOperator)
+		}
+		return
+	}
+}
+
+func (e *Elector) casDelete(ctx context.Context, pair *api.KVPair) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RequestTimeout)
+	defer cancel()
+	if _, _, err := e.client.KV().DeleteCAS(pair, e.writeOpts(rctx)); err != nil {
+		e.log.Warn("deleting a handoff request", "error", err)
+	}
+}
+
+func (e *Elector) casPut(ctx context.Context, pair *api.KVPair) {
+	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	defer cancel()
+	if _, _, err := e.client.KV().CAS(pair, e.writeOpts(rctx)); err != nil {
+		e.log.Warn("answering a handoff request", "error", err)
+	}
+}

@@ -114,6 +114,9 @@ func (g *Group) shared(cfg Config) (Config, error) {
 	if cfg.SessionTTL != 0 {
 		return cfg, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
 	}
+	if cfg.Priority != 0 || cfg.Version != "" || cfg.PreferVersion != AnyVersion {
+		return cfg, fmt.Errorf("%w: Priority, Version and PreferVersion must be unset in a Group (its electors share one service; balance a Group with GroupConfig.Balance)", ErrInvalidConfig)
+	}
 	for _, f := range []struct {
 		name     string
 		v        *time.Duration

@@ -83,7 +83,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 				}
 			}
 		}
-		why := line.why()
+		why := line.why(lastHolder)
 		if note.HandTo == e.serviceID {
 			why = fmt.Sprintf("handed over by %s (%s)", note.ID, note.Cause)
 		}

@@ -196,13 +196,16 @@ func (c *candidates) find(id string) (Candidate, bool) {
 	return Candidate{}, false
 }
 
-// why is the reason this elector leads, for the key's value.
-func (c *candidates) why() string {
+// why is the reason this elector leads, for the key's value, when it
+// acquires the key that lastHolder released.
+func (c *candidates) why(lastHolder string) string {
 	if c == nil {
 		return "first to acquire"
 	}
 	self := c.e.self()
 	list, _, _ := c.snapshot()
-	others := slices.DeleteFunc(list, func(o Candidate) bool { return o.ServiceID == self.ServiceID })
+	others := slices.DeleteFunc(list, func(o Candidate) bool {
+		return o.ServiceID == self.ServiceID || o.ServiceID == lastHolder
+	})
 	return c.rank.why(self, others)
 }

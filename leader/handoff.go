@@ -167,3 +167,80 @@ func (e *Elector) casPut(ctx context.Context, pair *api.KVPair) {
 		e.log.Warn("answering a handoff request", "error", err)
 	}
 }
+
+// RequestHandOff asks the leader of key, from any process (an operator's
+// tool, a deploy script), to hand leadership to the live candidate named
+// to (an Identity or service ID; "" for the best-ranked other one), and
+// waits until it has: it returns the new holder. It writes the request into
+// <key>/.handoff, which the leader follows, naming the current holder's
+// session, so that a later leader ignores a request meant for an earlier
+// one. It returns an error wrapping ErrNoCandidate when the leader refuses
+// (to is not a live candidate), ErrNotLeader when nobody holds the key,
+// ErrForeignKey when a client other than consulelect holds it, and ctx's
+// error when ctx ends first. It needs key:read on key and key:write on
+// <key>/.handoff; it uses the client's datacenter.
+func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*Holder, error) {
+	kv, reqKey := client.KV(), key+requestSuffix
+	pair, _, err := kv.Get(key, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", key, err)
+	}
+	old, held := holderOf(pair)
+	switch {
+	case !held:
+		return nil, fmt.Errorf("%w: nobody holds %q", ErrNotLeader, key)
+	case old.Foreign:
+		return nil, fmt.Errorf("%w: %q is held by a client other than consulelect", ErrForeignKey, key)
+	}
+	prev, _, err := kv.Get(reqKey, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("read %q: %w", reqKey, err)
+	}
+	b, _ := json.Marshal(handOffRequest{Session: old.Session, To: to})
+	req := &api.KVPair{Key: reqKey, Value: b}
+	if prev != nil {
+		req.ModifyIndex = prev.ModifyIndex // replace an earlier request
+	}
+	ok, _, err := kv.CAS(req, (&api.WriteOptions{}).WithContext(ctx))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("write %q: %w", reqKey, err)
+	case !ok:
+		return nil, fmt.Errorf("write %q: another request was written at the same time", reqKey)
+	}
+	// One blocking query on the prefix follows both the key and the request.
+	var wait uint64
+	for {
+		pairs, qm, err := kv.List(key, (&api.QueryOptions{WaitIndex: wait, RequireConsistent: wait == 0}).WithContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("follow %q: %w", key, err)
+		}
+		wait = max(qm.LastIndex, 1)
+		var cur, answer *api.KVPair
+		for _, p := range pairs {
+			switch p.Key {
+			case key:
+				cur = p
+			case reqKey:
+				answer = p
+			}
+		}
+		if h, held := holderOf(cur); held && h.Session != old.Session {
+			if to != "" && h.ID != to && h.ServiceID != to {
+				return &h, fmt.Errorf("leadership of %q moved to %s before the request was seen; ask again", key, h.ID)
+			}
+			return &h, nil
+		}
+		if answer != nil {
+			var a handOffRequest
+			if json.Unmarshal(answer.Value, &a) == nil && a.Session == old.Session && a.Refused != "" {
+				_, _, _ = kv.DeleteCAS(answer, (&api.WriteOptions{}).WithContext(ctx))
+				return nil, fmt.Errorf("%w: the leader refused: %s", ErrNoCandidate,
+					strings.TrimPrefix(a.Refused, ErrNoCandidate.Error()+": "))
+			}
+		}
+	}
+}

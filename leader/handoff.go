@@ -37,8 +37,8 @@ type handOffRequest struct {
 // or service ID), or to the best-ranked other live candidate when to is
 // empty: the term is cancelled, leader work awaited, and the key released
 // to that candidate, which acquires it next (within milliseconds); HandOff
-// returns then, or when ctx ends. The elector campaigns again after
-// ResignPause. It returns ErrNotLeader when there is no active term and an
+// returns then, or when ctx ends. The elector campaigns again at once
+// (it is one of the candidates that wait for the target). It returns ErrNotLeader when there is no active term and an
 // error wrapping ErrNoCandidate when to is not a live candidate. Unlike a
 // handoff to a better-ranked candidate, it does not wait for
 // StabilityWindow or YieldInterval.

@@ -68,6 +68,13 @@ func TestPriorityLeads(t *testing.T) {
 	const key = "svc/priority"
 	l := newLedger()
 	es := map[string]*leader.Elector{}
+	// A candidate with a negative priority never leads, even alone.
+	never := startElector(t, client, strategyCfg(key, "never", -1), leader.WithLeaderFunc(l.work("never")))
+	waitFor(t, 10*time.Second, "never in its own line", func() bool { return len(never.Status().Candidates) == 1 })
+	time.Sleep(500 * time.Millisecond)
+	if never.IsLeader() || never.Status().Role != leader.RoleFollower {
+		t.Fatalf("a negative priority led: %v", never.Status().Role)
+	}
 	var proxy3 *consultest.Proxy
 	for p := 1; p <= 3; p++ {
 		id := fmt.Sprintf("p%d", p)
@@ -93,7 +100,7 @@ func TestPriorityLeads(t *testing.T) {
 		}
 	}
 	st := es["p1"].Status()
-	if len(st.Candidates) != 3 || st.Leader == nil || st.Leader.Why != "handed over by p2 (priority)" {
+	if len(st.Candidates) != 4 || st.Leader == nil || st.Leader.Why != "handed over by p2 (priority)" {
 		t.Errorf("status: candidates %+v, leader %+v", st.Candidates, st.Leader)
 	}
 
@@ -101,6 +108,14 @@ func TestPriorityLeads(t *testing.T) {
 	cut := time.Now()
 	waitLeaderNamed(t, 15*time.Second, "p2", es)
 	t.Logf("p3 cut off: p2 leads after %v", time.Since(cut))
+	for _, r := range l.ended() {
+		if r.who == "p1" && r.started.After(cut) {
+			t.Errorf("p1 acquired the freed key before p2, which ranks higher")
+		}
+	}
+	if err := es["p2"].HandOff(context.Background(), "never"); !errors.Is(err, leader.ErrNoCandidate) {
+		t.Errorf("HandOff to a negative priority: %v, want ErrNoCandidate", err)
+	}
 	proxy3.Unfreeze()
 	back := time.Now()
 	waitLeaderNamed(t, 20*time.Second, "p3", es)

@@ -83,9 +83,12 @@ func (e *Elector) yieldLoop(t *Term, line *candidates) {
 }
 
 // pauseAfter is how long to wait before campaigning again after a term
-// that ended for reason.
+// that ended for reason. None after a handoff: the key went to a named
+// candidate, and the others (this one too) wait preferWait before they try
+// it; campaigning again at once keeps this elector a target that acquires
+// when the next handoff names it.
 func (e *Elector) pauseAfter(reason error) time.Duration {
-	for _, r := range []error{ErrResigned, ErrLeaderWorkFailed, ErrHandedOff} {
+	for _, r := range []error{ErrResigned, ErrLeaderWorkFailed} {
 		if errors.Is(reason, r) {
 			return e.cfg.ResignPause
 		}

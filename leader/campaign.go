@@ -68,10 +68,16 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 		if note.ServiceID != "" {
 			lastHolder = note.ServiceID
 		}
+		e.state.setHandTo(note.HandTo)
 		if e.cfg.Priority < 0 {
 			continue // never leads: follow only
 		}
-		if d := line.delay(lastHolder, note.HandTo); d > 0 {
+		bal := e.balancer()
+		d := line.delay(lastHolder, note.HandTo)
+		if bal != nil {
+			d = bal.delay(e.cfg.Key, lastHolder, note.HandTo)
+		}
+		if d > 0 {
 			// Not first in line: wait our turn on the key. If the first
 			// acquires meanwhile, the query returns and we do not try.
 			if p, next, err := e.getKey(ctx, index, d, false); err == nil {
@@ -84,6 +90,9 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			}
 		}
 		why := line.why(lastHolder)
+		if bal != nil {
+			why = bal.why()
+		}
 		if note.HandTo == e.serviceID {
 			why = fmt.Sprintf("handed over by %s (%s)", note.ID, note.Cause)
 		}

@@ -26,7 +26,11 @@ const rankStep = 5 * time.Millisecond
 // leader sees better-ranked candidates. Its goroutine is started and
 // stopped by run.
 type candidates struct {
-	e       *Elector
+	client  *api.Client
+	cfg     Config // Datacenter, ServiceName, FollowerWait, RequestTimeout
+	filter  string // which services of ServiceName are candidates
+	clock   clock
+	me      Candidate // this elector (or Group replica)
 	rank    strategy
 	mu      sync.Mutex
 	list    []Candidate // sorted by service ID; nil when unknown
@@ -37,11 +41,18 @@ type candidates struct {
 }
 
 func (e *Elector) startCandidates(ctx context.Context) *candidates {
+	return startLine(ctx, e.client, e.cfg, fmt.Sprintf("Service.Meta.consulelect_key == %q", e.cfg.Key),
+		e.self(), strategy{e.cfg.PreferVersion}, e.clock)
+}
+
+// startLine starts following the live services of cfg.ServiceName that
+// match filter; stop ends it.
+func startLine(ctx context.Context, client *api.Client, cfg Config, filter string, me Candidate, rank strategy, c clock) *candidates {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &candidates{e: e, rank: strategy{e.cfg.PreferVersion}, cancel: cancel,
+	l := &candidates{client: client, cfg: cfg, filter: filter, clock: c, me: me, rank: rank, cancel: cancel,
 		changed: make(chan struct{}), done: make(chan struct{})}
-	go c.loop(ctx)
-	return c
+	go l.loop(ctx)
+	return l
 }
 
 func (c *candidates) stop() {
@@ -51,21 +62,19 @@ func (c *candidates) stop() {
 
 func (c *candidates) loop(ctx context.Context) {
 	defer close(c.done)
-	e := c.e
-	filter := fmt.Sprintf("Service.Meta.consulelect_key == %q", e.cfg.Key)
 	var index uint64
 	for ctx.Err() == nil {
-		wait := e.cfg.FollowerWait
-		rctx, cancel := context.WithTimeout(ctx, wait+wait/16+e.cfg.RequestTimeout)
-		q := &api.QueryOptions{Datacenter: e.cfg.Datacenter, WaitIndex: index, WaitTime: wait, Filter: filter}
-		entries, meta, err := e.client.Health().Service(e.cfg.ServiceName, "", true, q.WithContext(rctx))
+		wait := c.cfg.FollowerWait
+		rctx, cancel := context.WithTimeout(ctx, wait+wait/16+c.cfg.RequestTimeout)
+		q := &api.QueryOptions{Datacenter: c.cfg.Datacenter, WaitIndex: index, WaitTime: wait, Filter: c.filter}
+		entries, meta, err := c.client.Health().Service(c.cfg.ServiceName, "", true, q.WithContext(rctx))
 		cancel()
 		if err != nil {
 			// Without the line everyone tries at once: first come leads.
 			if ctx.Err() == nil {
 				c.set(nil, fmt.Errorf("reading the live candidates (first come leads meanwhile): %w", err))
 			}
-			if !sleep(ctx, e.clock, e.cfg.RequestTimeout) {
+			if !sleep(ctx, c.clock, c.cfg.RequestTimeout) {
 				return
 			}
 			index = 0
@@ -90,7 +99,7 @@ func (c *candidates) loop(ctx context.Context) {
 
 // set records the list, keeping when each candidate was first seen.
 func (c *candidates) set(list []Candidate, err error) {
-	now := c.e.clock.Now()
+	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range list {
@@ -132,7 +141,7 @@ func (c *candidates) delay(lastHolder, handTo string) time.Duration {
 	if c == nil {
 		return 0
 	}
-	self := c.e.self()
+	self := c.me
 	list, _, _ := c.snapshot()
 	if list == nil {
 		return 0
@@ -166,7 +175,7 @@ func (c *candidates) delay(lastHolder, handTo string) time.Duration {
 // has been live for window at now (ok false if none), and the moment a
 // better one not yet live that long will have been (zero if none).
 func (c *candidates) better(now time.Time, window time.Duration) (best Candidate, ok bool, next time.Time) {
-	self := c.e.self()
+	self := c.me
 	list, _, _ := c.snapshot()
 	for _, o := range list {
 		if o.ServiceID == self.ServiceID || o.Priority < 0 || c.rank.compare(o, self) >= 0 {
@@ -202,7 +211,7 @@ func (c *candidates) why(lastHolder string) string {
 	if c == nil {
 		return "first to acquire"
 	}
-	self := c.e.self()
+	self := c.me
 	list, _, _ := c.snapshot()
 	others := slices.DeleteFunc(list, func(o Candidate) bool {
 		return o.ServiceID == self.ServiceID || o.ServiceID == lastHolder

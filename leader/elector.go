@@ -102,6 +102,9 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	e.cfg, e.state = cfg, newState(cfg.Key, cfg.Identity)
 	e.log = e.log.With("key", cfg.Key)
 	e.serviceID = newServiceID(cfg.ServiceName)
+	if e.group != nil { // a group's electors are its service, one replica
+		e.serviceID = e.group.hb.ServiceID
+	}
 	e.value = newHolderValue(cfg, e.serviceID, e.clock.Now())
 	return e, nil
 }
@@ -178,6 +181,11 @@ func (e *Elector) begin(parent context.Context) (*runState, error) {
 			e.abandoned = nil
 		default:
 			return nil, fmt.Errorf("%w: from an earlier run", ErrLeaderWorkRunning)
+		}
+	}
+	if e.group != nil { // the group's check errors are reported to us too
+		if err := e.group.join(e); err != nil {
+			return nil, err
 		}
 	}
 	ctx, cancel := context.WithCancel(parent)
@@ -262,17 +270,19 @@ func (e *Elector) run(ctx context.Context) {
 	e.log.Info("campaigning", "identity", e.cfg.Identity)
 	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, note: e.noteError, state: e.state}
 	hb := e.heartbeat(ctx)
-	if e.group != nil { // the group's check errors are reported to us too
-		e.group.join(e)
-		defer e.group.leave(e)
+	if e.group != nil {
+		defer e.group.leave(e) // joined by begin
 	}
-	var line *candidates // a group's electors share a service: no line
-	if e.group == nil {
+	var line *candidates // in a Group: the replicas, when balancing
+	switch {
+	case e.group == nil:
 		line = e.startCandidates(ctx)
-		e.setLine(line)
 		defer line.stop()
-		defer e.setLine(nil)
+	case e.group.balance() != nil:
+		line = e.group.balance().line // the group's to stop
 	}
+	e.setLine(line)
+	defer e.setLine(nil)
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
 		if err != nil {

@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,24 @@ type GroupConfig struct {
 	Datacenter              string
 	// Logger receives the group's logs (default: none).
 	Logger hclog.Logger
+
+	// Balance spreads the leadership of the group's keys evenly over the
+	// live replicas (README "Choosing the leader"): with K keys and M live
+	// replicas, each leads at most ⌈K/M⌉. A replica above that hands keys,
+	// one at a time, to the least-loaded replica below it that has been
+	// live for StabilityWindow; a freed key goes to the replicas below
+	// their share first, spread by a hash of the key. Every replica must
+	// run the same keys and Balance. Name is then required.
+	Balance bool
+	// Name identifies the group's replicas in the catalog (the processes
+	// that run the same keys); required with Balance.
+	Name string
+	// Identity names this replica in holders' values and logs; default
+	// "<hostname>-<pid>".
+	Identity string
+	// StabilityWindow is how long a replica must have been live before
+	// others hand keys to it to balance. Default DefaultStabilityWindow.
+	StabilityWindow time.Duration
 }
 
 // A Group lets many electors in one process (hundreds or thousands, each
@@ -62,6 +81,8 @@ type Group struct {
 	cancel   context.CancelFunc
 	stopping bool           // Stop is in progress: Start waits for it
 	loops    sync.WaitGroup // the batches' loops
+	gc       GroupConfig    // with defaults
+	bal      *balancer      // while running with Balance
 }
 
 // batch is up to maxBatch terms confirmed by one transaction.
@@ -84,17 +105,31 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	cfg := Config{ServiceName: gc.ServiceName, CheckTTL: gc.CheckTTL,
 		DeregisterCriticalAfter: gc.DeregisterCriticalAfter, ConfirmInterval: gc.ConfirmInterval,
 		RequestTimeout: gc.RequestTimeout, PermanentErrorRetry: gc.PermanentErrorRetry,
-		Datacenter: gc.Datacenter}.withDefaults()
+		Datacenter: gc.Datacenter, Identity: gc.Identity, StabilityWindow: gc.StabilityWindow}.withDefaults()
 	if err := cfg.validateShared(); err != nil {
 		return nil, fmt.Errorf("%w (GroupConfig)", err)
 	}
-	g := &Group{client: client, cfg: cfg, log: gc.Logger, clock: realClock{},
+	gc.Identity, gc.StabilityWindow = cfg.Identity, cfg.StabilityWindow
+	switch {
+	case gc.StabilityWindow < 0:
+		return nil, fmt.Errorf("%w: StabilityWindow (%v) must not be negative (GroupConfig)", ErrInvalidConfig, gc.StabilityWindow)
+	case gc.Balance && gc.Name == "":
+		return nil, fmt.Errorf("%w: Name is required with Balance (GroupConfig)", ErrInvalidConfig)
+	case strings.ContainsAny(gc.Name, "\"\n"):
+		return nil, fmt.Errorf("%w: Name %q must not contain quotes or newlines (GroupConfig)", ErrInvalidConfig, gc.Name)
+	}
+	groupMeta := gc.Name
+	if groupMeta == "" {
+		groupMeta = "true"
+	}
+	g := &Group{client: client, cfg: cfg, gc: gc, log: gc.Logger, clock: realClock{},
 		electors: map[*Elector]struct{}{}, byTerm: map[*Term]*batch{}}
 	if g.log == nil {
 		g.log = hclog.NewNullLogger()
 	}
 	g.epoch = g.clock.Now()
-	g.hb = newHeartbeat(client, cfg, newServiceID(cfg.ServiceName+"-group"), map[string]string{"consulelect_group": "true"},
+	g.hb = newHeartbeat(client, cfg, newServiceID(cfg.ServiceName+"-group"),
+		map[string]string{"consulelect_group": groupMeta, "consulelect_identity": cfg.Identity},
 		g.clock, g.log, g.noteAll)
 	return g, nil
 }
@@ -159,6 +194,17 @@ func (g *Group) Start() error {
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.hb.Start(g.ctx)
+	if g.gc.Balance {
+		me := Candidate{Identity: g.cfg.Identity, ServiceID: g.hb.ServiceID}
+		g.bal = &balancer{g: g, window: g.gc.StabilityWindow,
+			line: startLine(g.ctx, g.client, g.cfg, fmt.Sprintf("Service.Meta.consulelect_group == %q", g.gc.Name), me, strategy{}, g.clock)}
+		g.loops.Add(1)
+		go func(ctx context.Context, b *balancer) {
+			defer g.loops.Done()
+			defer b.line.stop()
+			b.run(ctx)
+		}(g.ctx, g.bal)
+	}
 	return nil
 }
 
@@ -172,7 +218,7 @@ func (g *Group) Stop(ctx context.Context) error {
 		g.mu.Unlock()
 		return ErrNotRunning
 	}
-	g.ctx, g.cancel, g.batches, g.byTerm, g.stopping = nil, nil, nil, map[*Term]*batch{}, true
+	g.ctx, g.cancel, g.batches, g.byTerm, g.stopping, g.bal = nil, nil, nil, map[*Term]*batch{}, true, nil
 	g.mu.Unlock()
 	cancel()
 	g.loops.Wait()
@@ -190,17 +236,43 @@ func (g *Group) running() bool {
 }
 
 // join and leave keep the set of running electors, to which the group's
-// errors are reported.
-func (g *Group) join(e *Elector) {
+// errors are reported. join refuses a second elector on a key: in one
+// group, electors on one key would be one candidate, each taking the
+// other's session for a stale one of its own.
+func (g *Group) join(e *Elector) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	for o := range g.electors {
+		if o != e && o.cfg.Key == e.cfg.Key {
+			return fmt.Errorf("%w: another elector of the Group runs for %q", ErrAlreadyRunning, e.cfg.Key)
+		}
+	}
 	g.electors[e] = struct{}{}
+	return nil
 }
 
 func (g *Group) leave(e *Elector) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.electors, e)
+}
+
+// memberElectors returns the running electors.
+func (g *Group) memberElectors() []*Elector {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	es := make([]*Elector, 0, len(g.electors))
+	for e := range g.electors {
+		es = append(es, e)
+	}
+	return es
+}
+
+// balance returns the running balancer, nil without Balance.
+func (g *Group) balance() *balancer {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.bal
 }
 
 // noteAll reports an error of the shared check to every running elector.

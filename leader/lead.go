@@ -33,7 +33,9 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 	w := e.startWork(t)
 	var watch watchers
 	if line != nil {
-		watch.goRun(func() { e.yieldLoop(t, line) })
+		if e.group == nil { // a Group yields by its balancer
+			watch.goRun(func() { e.yieldLoop(t, line) })
+		}
 		watch.goRun(func() { e.watchRequests(t, line) })
 	}
 	if e.group != nil {

@@ -66,6 +66,7 @@ type state struct {
 	mu      sync.Mutex
 	status  Status
 	term    *Term
+	handTo  string        // while the key is free: the candidate it was handed to
 	changed chan struct{} // closed and replaced when the holder changes
 }
 
@@ -119,6 +120,9 @@ func (s *state) setHolder(h *Holder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.status.Leader
+	if h != nil {
+		s.handTo = ""
+	}
 	if (old == nil) == (h == nil) && (old == nil || (old.Session == h.Session && old.ID == h.ID)) {
 		if h != nil {
 			s.status.Leader.ModifyIndex = h.ModifyIndex
@@ -138,6 +142,24 @@ func (s *state) holder() (*Holder, <-chan struct{}) {
 	}
 	h := *s.status.Leader
 	return &h, s.changed
+}
+
+// setHandTo records whom the free key was handed to ("" for nobody).
+func (s *state) setHandTo(serviceID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handTo = serviceID
+}
+
+// holderOrHandTo is the holder's service ID, or while the key is free
+// the one it was handed to.
+func (s *state) holderOrHandTo() (holder, handTo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status.Leader != nil {
+		return s.status.Leader.ServiceID, ""
+	}
+	return "", s.handTo
 }
 
 func (s *state) setError(err error, now time.Time) {

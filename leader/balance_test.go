@@ -1,0 +1,169 @@
+package leader_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/leader"
+)
+
+// replica is one process of a balanced Group: K electors on the same keys.
+type replica struct {
+	name     string
+	proxy    *consultest.Proxy
+	group    *leader.Group
+	electors []*leader.Elector
+}
+
+// startReplica starts a balanced group of electors on keys, through a
+// proxy of its own (so that it can be cut off), recording terms in ls.
+func startReplica(t *testing.T, srv *consultest.Agent, name string, keys []string, ls map[string]*ledger) *replica {
+	t.Helper()
+	r := &replica{name: name, proxy: consultest.NewProxy(t, srv.HTTPAddr)}
+	client, err := api.NewClient(r.proxy.Config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.group, err = leader.NewGroup(client, leader.GroupConfig{Balance: true, Name: "balance-test", Identity: name,
+		StabilityWindow: time.Second, Logger: testLogger(t, name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.group.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		e, err := leader.New(client, leader.Config{Key: k, Identity: name}, leader.WithGroup(r.group),
+			leader.WithLeaderFunc(ls[k].work(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Start(); err != nil {
+			t.Fatal(err)
+		}
+		r.electors = append(r.electors, e)
+	}
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *replica) stop() {
+	r.proxy.Unfreeze()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, e := range r.electors {
+		_ = e.Stop(ctx)
+	}
+	_ = r.group.Stop(ctx)
+}
+
+// loads reads who holds each key from Consul: keys led per identity.
+func loads(t *testing.T, client *api.Client, prefix string) map[string]int {
+	t.Helper()
+	pairs, _, err := client.KV().List(prefix, &api.QueryOptions{RequireConsistent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, p := range pairs {
+		var h leader.Holder
+		if p.Session != "" && json.Unmarshal(p.Value, &h) == nil {
+			out[h.ID]++
+		}
+	}
+	return out
+}
+
+func balanced(got map[string]int, names []string, want int) bool {
+	total := 0
+	for _, n := range names {
+		if got[n] < want-1 || got[n] > want+1 {
+			return false
+		}
+		total += got[n]
+	}
+	return total >= want*len(names)-1
+}
+
+func handoffs(ls map[string]*ledger) int {
+	n := 0
+	for _, l := range ls {
+		for _, r := range l.ended() {
+			if errors.Is(r.reason, leader.ErrHandedOff) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// 60 keys balanced over replicas that come and go: 3 joined one after
+// the other lead 20 ± 1 each; a fourth joins: 15 ± 1 each, moving about the
+// fewest keys that must move (15); one is cut off (a crash for Consul): the
+// other three lead 20 ± 1 within about one crash failover. No key ever has
+// two overlapping terms, and tokens increase on every key.
+func TestGroupBalance(t *testing.T) {
+	// Every follower elector keeps a blocking query open: 4 replicas × 60
+	// keys from one address pass the agent's default limit of 200.
+	srv := consultest.DevServer(t, consultest.Options{Extra: map[string]any{
+		"limits": map[string]any{"http_max_conns_per_client": 1000}}})
+	client := srv.Client(t)
+	const k = 60
+	keys := make([]string, k)
+	ls := map[string]*ledger{}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("svc/shard/%02d", i)
+		ls[keys[i]] = newLedger()
+	}
+	var reps []*replica
+	var names []string
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("r%d", i)
+		reps, names = append(reps, startReplica(t, srv, name, keys, ls)), append(names, name)
+		want := (k + len(names) - 1) / len(names)
+		start := time.Now()
+		waitFor(t, 30*time.Second, fmt.Sprintf("%d replicas balanced", len(names)), func() bool {
+			return balanced(loads(t, client, "svc/shard/"), names, want)
+		})
+		t.Logf("%s joined: balanced after %v: %v", name, time.Since(start), loads(t, client, "svc/shard/"))
+	}
+
+	before := handoffs(ls)
+	names = append(names, "r3")
+	reps = append(reps, startReplica(t, srv, "r3", keys, ls))
+	start := time.Now()
+	waitFor(t, 30*time.Second, "4 replicas balanced", func() bool {
+		return balanced(loads(t, client, "svc/shard/"), names, k/4)
+	})
+	time.Sleep(time.Second) // any further moves would show now
+	moved := handoffs(ls) - before
+	t.Logf("r3 joined: balanced after %v, %d keys moved (fewest possible: %d): %v", time.Since(start), moved, k/4, loads(t, client, "svc/shard/"))
+	if moved > k/4+k/40 { // within 10% of the minimum
+		t.Errorf("%d keys moved for a join; the minimum is %d", moved, k/4)
+	}
+
+	reps[1].proxy.Freeze() // r1 is cut off: its check lapses, its sessions go
+	cut := time.Now()
+	alive := []string{"r0", "r2", "r3"}
+	waitFor(t, 30*time.Second, "3 replicas balanced after the cut", func() bool {
+		return balanced(loads(t, client, "svc/shard/"), alive, k/3)
+	})
+	t.Logf("r1 cut off: the other three balanced after %v: %v", time.Since(cut), loads(t, client, "svc/shard/"))
+
+	reps[1].proxy.Unfreeze()
+	for _, r := range reps {
+		r.stop()
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		ls[key].checkNoOverlap(t)
+	}
+}

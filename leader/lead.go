@@ -24,7 +24,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 	defer close(t.released)
 
 	own := ownHolder(value, session, lock.ModifyIndex) // a transaction's result carries no value
-	e.metrics.termStarted(e.cfg.Key, t.token)     // before IsLeader says so
+	e.metrics.termStarted(e.cfg.Key, t.token)          // before IsLeader says so
 	e.state.setHolder(&own)
 	e.state.setRole(RoleLeader, t, e.clock.Now())
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,

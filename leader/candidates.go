@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -75,6 +76,16 @@ func (c *candidates) loop(ctx context.Context) {
 				c.set(nil, fmt.Errorf("reading the live candidates (first come leads meanwhile): %w", err))
 			}
 			if !sleep(ctx, c.clock, c.cfg.RequestTimeout) {
+				return
+			}
+			index = 0
+			continue
+		}
+		if meta.ResultsFilteredByACLs {
+			// Some candidates are hidden from us: a partial line would
+			// rank wrongly, so use none.
+			c.set(nil, errors.New("reading the live candidates: results filtered by ACLs; the token needs node:read and service:read (first come leads meanwhile)"))
+			if !sleep(ctx, c.clock, c.cfg.PermanentErrorRetry) {
 				return
 			}
 			index = 0

@@ -114,13 +114,22 @@ func (e *Elector) watchRequests(t *Term, line *candidates) {
 	ctx := t.Context()
 	key := e.cfg.Key + requestSuffix
 	var index uint64
+	warned := false
 	for ctx.Err() == nil {
 		pair, next, err := hold.GetKey(ctx, e.client, e.cfg.Datacenter, key, index, e.cfg.FollowerWait, e.cfg.RequestTimeout, false)
 		if err != nil {
-			if !sleep(ctx, e.clock, e.cfg.RequestTimeout) {
-				return
+			pause := e.cfg.RequestTimeout
+			if IsPermanent(err) { // an ACL without read on the request key: no outside requests
+				pause = e.cfg.PermanentErrorRetry
+				if !warned {
+					e.log.Warn("cannot follow handoff requests (RequestHandOff); HandOff still works", "key", key, "error", err)
+				}
+				warned = true
 			}
 			index = 0
+			if !sleep(ctx, e.clock, pause) {
+				return
+			}
 			continue
 		}
 		index = next

@@ -3,7 +3,9 @@
 // handoff, loss detection, crash failover, partition, idle cost, herd,
 // scale, and the lock package's mutex (uncontended cycle, handoff,
 // contended throughput; a crashed and a frozen holder) and semaphore
-// (contended throughput, at most N holders; beside api.Semaphore). It
+// (contended throughput, at most N holders; beside api.Semaphore), and the
+// leader-choice strategies (a handoff to a named candidate beside a plain
+// one, a balanced Group's rebalancing, their idle cost). It
 // prints a markdown table and, with -report, writes it to a file.
 // `make bench` runs it and writes docs/benchmarks.md.
 package main
@@ -33,7 +35,7 @@ func main() {
 	var s settings
 	var rows, childImpl, key, addr, profile string
 	flag.BoolVar(&s.quick, "quick", false, "few trials, short windows (a smoke test, not numbers to quote)")
-	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale,lock,sem,lockfaults", "rows to run")
+	flag.StringVar(&rows, "rows", "handoff,loss,crash,partition,idle,herd,scale,lock,sem,lockfaults,strategy", "rows to run")
 	flag.DurationVar(&s.lockWindow, "lock-window", 30*time.Second, "how long the contended mutex and semaphore rows (lock, sem) run (-quick: 3s unless set)")
 	flag.StringVar(&s.report, "report", "", "also write the markdown report to this file")
 	flag.StringVar(&childImpl, "child", "", "internal: run as a crash-test holder (ours|apilock|mutex-ours), a mutex contender (lock-ours|lock-apilock) or a semaphore contender (sem-ours|sem-apisemaphore)")

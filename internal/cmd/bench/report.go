@@ -30,6 +30,7 @@ type report struct {
 	mutex                             mutexReport
 	sem                               semReport
 	lockFaults                        lockFaultsReport
+	strategy                          strategyReport
 }
 
 func (r *report) markdown() string {
@@ -92,6 +93,7 @@ func (r *report) markdown() string {
 	if r.lockFaults.ran {
 		b.WriteString(lockFaultReadingNotes)
 	}
+	r.strategyRows(w)
 	return b.String()
 }
 

@@ -11,16 +11,16 @@ import (
 // trials are the repetition counts of a run.
 type trials struct {
 	handoff, loss, crash, crashAPILock, partition, herdHandoffs, scaleN int
-	lockCycles                                                          int
+	lockCycles, balanceKeys                                             int
 	idle, scaleWindow                                                   time.Duration
 }
 
 func trialsFor(quick bool) trials {
 	if quick {
-		return trials{handoff: 5, loss: 5, crash: 1, crashAPILock: 1, partition: 1, herdHandoffs: 2, scaleN: 1000, lockCycles: 20,
+		return trials{handoff: 5, loss: 5, crash: 1, crashAPILock: 1, partition: 1, herdHandoffs: 2, scaleN: 1000, lockCycles: 20, balanceKeys: 60,
 			idle: 5 * time.Second, scaleWindow: 3 * time.Second}
 	}
-	return trials{handoff: 60, loss: 60, crash: 7, crashAPILock: 5, partition: 3, herdHandoffs: 10, scaleN: 1000, lockCycles: 200,
+	return trials{handoff: 60, loss: 60, crash: 7, crashAPILock: 5, partition: 3, herdHandoffs: 10, scaleN: 1000, lockCycles: 200, balanceKeys: 300,
 		idle: time.Minute, scaleWindow: 30 * time.Second}
 }
 
@@ -101,6 +101,7 @@ func run(s settings) (string, error) {
 		{"lock", func() (err error) { r.mutex, err = benchMutex(cfg, n.lockCycles, n.handoff, s.lockWindow); return }},
 		{"sem", func() (err error) { r.sem, err = benchSemaphore(cfg, s.lockWindow); return }},
 		{"lockfaults", func() (err error) { r.lockFaults, err = benchLockFaults(tb, srv, agent, r, n); return }},
+		{"strategy", func() (err error) { r.strategy, err = benchStrategies(tb, srv, n, n.balanceKeys); return }},
 	} {
 		var stepErr error
 		if err := consultest.Catch(func() { stepErr = step(st.name, st.f) }); err != nil {

@@ -30,6 +30,7 @@ func TestHealthHandlers(t *testing.T) {
 	waitFor(t, 10*time.Second, "e1 to lead", e1.IsLeader)
 	e2 := startElector(t, client, cfgFor(key, "e2"))
 	waitFor(t, 5*time.Second, "e2 to follow", func() bool { return e2.Status().Leader != nil })
+	waitFor(t, 5*time.Second, "both in e2's line", func() bool { return len(e2.Status().Candidates) == 2 })
 
 	tests := []struct {
 		name     string
@@ -38,7 +39,8 @@ func TestHealthHandlers(t *testing.T) {
 		contains []string
 	}{
 		{"leader status", e1.Handlers().Status, 200, []string{`"role":"leader"`, `"is_leader":true`, `"fencing_token":`, `"key":"svc/health"`}},
-		{"follower status", e2.Handlers().Status, 200, []string{`"role":"follower"`, `"is_leader":false`, `"leader":{"id":"e1"`}},
+		{"follower status", e2.Handlers().Status, 200, []string{`"role":"follower"`, `"is_leader":false`, `"leader":{"id":"e1"`,
+			`"why":"first to acquire"`, `"candidates":[{"identity":"e`, `"priority":0`, `"live_since":`}},
 		{"leader-only on leader", e1.Handlers().LeaderOnly, 200, nil},
 		{"leader-only on follower", e2.Handlers().LeaderOnly, 429, nil},
 		{"liveness of leader", e1.Handlers().Liveness, 200, nil},

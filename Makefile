@@ -7,7 +7,7 @@ CONSUL := $(CACHE)/bin/consul
 export CONSUL_BIN ?= $(CONSUL)
 TEST_TIMEOUT ?= 14m
 
-.PHONY: all consul test vet demo shop chaos chaos-long bench clean
+.PHONY: all consul test vet demo demo-strategies shop chaos chaos-long bench clean
 
 all: test
 
@@ -39,6 +39,12 @@ demo: consul
 	@mkdir -p $(CACHE)/bin
 	$(GO) build -o $(CACHE)/bin/example-service ./example-service
 	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service
+
+# Choosing the leader, live: priority handoffs (in the worst start order,
+# a crash and a comeback) and a balanced Group of 60 keys as replicas join
+# and crash, all electors in one process, narrated with measured times.
+demo-strategies: consul
+	$(GO) run ./internal/cmd/strategydemo
 
 # The no-oversell shop (example-shop): five seller processes sell one stock
 # counter under the lock, one killed and one frozen mid-sale, with fenced

@@ -31,6 +31,10 @@ type balancer struct {
 	g      *Group
 	line   *candidates // the live replicas
 	window time.Duration
+	// shunned are replicas that did not take a key handed to them (their
+	// electors stopping while their check still passes, say), with when
+	// they may be targets again: the balancer's own goroutine only.
+	shunned map[string]time.Time
 }
 
 // view returns the live replicas (this one among them), how many of the
@@ -110,7 +114,7 @@ func (b *balancer) delay(key, lastHolder, handTo string) time.Duration {
 // why is the reason this replica leads a key it acquired freely.
 func (b *balancer) why() string {
 	_, loads, share := b.view()
-	return fmt.Sprintf("balanced: this replica led %d keys, below its share of %d", loads[b.line.me.ServiceID], share)
+	return fmt.Sprintf("balanced: this replica led %d keys, its share is %d", loads[b.line.me.ServiceID], share)
 }
 
 // run balances until ctx ends.
@@ -132,7 +136,7 @@ func (b *balancer) step(ctx context.Context) {
 	now := b.g.clock.Now()
 	var to Candidate
 	for _, r := range reps {
-		if r.ServiceID == me || loads[r.ServiceID] >= share || now.Sub(r.Since) < b.window {
+		if r.ServiceID == me || loads[r.ServiceID] >= share || now.Sub(r.Since) < b.window || now.Before(b.shunned[r.ServiceID]) {
 			continue
 		}
 		if to.ServiceID == "" || loads[r.ServiceID] < loads[to.ServiceID] ||
@@ -144,11 +148,12 @@ func (b *balancer) step(ctx context.Context) {
 		return
 	}
 	var move *Term
+	var mover *Elector
 	var best uint64
 	for _, e := range b.g.memberElectors() { // the key the target is most preferred for
 		if t := e.Term(); t != nil {
 			if s := score(e.cfg.Key, to.ServiceID); move == nil || s > best {
-				move, best = t, s
+				move, mover, best = t, e, s
 			}
 		}
 	}
@@ -157,10 +162,41 @@ func (b *balancer) step(ctx context.Context) {
 	}
 	b.g.log.Info("handing a key over to balance the group", "key", move.key, "to", name(to),
 		"led", loads[me], "share", share, "target_led", loads[to.ServiceID])
-	select {
-	case <-move.released:
-	case <-ctx.Done():
+	// One at a time: wait until the term is over (bounded: leader work that
+	// outlives its term must not stop the balancing) and the target took
+	// the key. A target that does not take it within preferWait (the others
+	// then may) is left out for StopTimeout (at least the stability window):
+	// its electors are likely stopping while its check still passes.
+	if !sleepUntil(ctx, b.g.clock, move.released, b.g.cfg.StopTimeout) {
+		return
 	}
+	taken := func() bool { h, _ := mover.state.holderOrHandTo(); return h == to.ServiceID }
+	deadline := b.g.clock.Now().Add(preferWait)
+	for !taken() && b.g.clock.Now().Before(deadline) {
+		if !sleep(ctx, b.g.clock, 5*time.Millisecond) {
+			return
+		}
+	}
+	if !taken() {
+		if b.shunned == nil {
+			b.shunned = map[string]time.Time{}
+		}
+		b.shunned[to.ServiceID] = b.g.clock.Now().Add(max(b.window, b.g.cfg.StopTimeout))
+		b.g.log.Warn("a replica did not take a key handed to it; leaving it out for a while", "to", name(to), "key", move.key)
+	}
+}
+
+// sleepUntil waits for ch, at most d; it reports false when ctx ended.
+func sleepUntil(ctx context.Context, c clock, ch <-chan struct{}, d time.Duration) bool {
+	fired, t := after(c, d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-fired:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // balancer returns the elector's group's balancer, nil for none.

@@ -167,3 +167,74 @@ func TestGroupBalance(t *testing.T) {
 		ls[key].checkNoOverlap(t)
 	}
 }
+
+// A replica whose electors stop while its Group (and check) still runs is
+// live in the line but takes no key: the others hand it one, see it not
+// taken, and leave it out, instead of taking a key's leader away every
+// few hundred milliseconds for as long as the stop lasts.
+func TestBalanceLeavesOutAReplicaThatTakesNothing(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{Extra: map[string]any{
+		"limits": map[string]any{"http_max_conns_per_client": 1000}}})
+	client := srv.Client(t)
+	const k = 30
+	keys := make([]string, k)
+	ls := map[string]*ledger{}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("svc/drain/%02d", i)
+		ls[keys[i]] = newLedger()
+	}
+	var reps []*replica
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		reps = append(reps, startReplica(t, srv, n, keys, ls))
+	}
+	waitFor(t, 30*time.Second, "balanced", func() bool { return balanced(loads(t, client, "svc/drain/"), names, k/3) })
+	ctx := context.Background()
+	for _, e := range reps[2].electors { // c's electors stop; its Group runs on
+		if err := e.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "a and b lead every key", func() bool {
+		l := loads(t, client, "svc/drain/")
+		return l["a"]+l["b"] == k
+	})
+	before := handoffs(ls)
+	time.Sleep(3 * time.Second)
+	moved := handoffs(ls) - before
+	t.Logf("%d keys handed toward the draining replica in 3s", moved)
+	if moved > 2 { // one try from each of a and b, then it is left out
+		t.Errorf("%d handoffs toward a replica that takes nothing", moved)
+	}
+	// A Group's leader follows no outside requests (that is one blocking
+	// query per key): RequestHandOff says so at once. HandOff works.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := leader.RequestHandOff(rctx, client, keys[0], ""); !errors.Is(err, leader.ErrNoCandidate) {
+		t.Errorf("RequestHandOff in a Group: %v, want ErrNoCandidate", err)
+	}
+	for _, e := range reps[0].electors {
+		if e.IsLeader() {
+			if err := e.HandOff(rctx, "b"); err != nil {
+				t.Fatalf("HandOff in a balanced Group: %v", err)
+			}
+			waitFor(t, 5*time.Second, "b to lead the key handed to it", func() bool { return leaderOfKey(t, client, e.Config().Key) == "b" })
+			break
+		}
+	}
+	for _, key := range keys {
+		ls[key].checkNoOverlap(t)
+	}
+}
+
+// leaderOfKey is the identity holding key, "" for none.
+func leaderOfKey(t *testing.T, client *api.Client, key string) string {
+	h, err := leader.Lookup(context.Background(), client, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h == nil {
+		return ""
+	}
+	return h.ID
+}

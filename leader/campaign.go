@@ -73,9 +73,11 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			continue // never leads: follow only
 		}
 		bal := e.balancer()
-		d := line.delay(lastHolder, note.HandTo)
+		var d time.Duration
 		if bal != nil {
 			d = bal.delay(e.cfg.Key, lastHolder, note.HandTo)
+		} else {
+			d = line.delay(lastHolder, note.HandTo)
 		}
 		if d > 0 {
 			// Not first in line: wait our turn on the key. If the first
@@ -89,12 +91,14 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 				}
 			}
 		}
-		why := line.why(lastHolder)
-		if bal != nil {
-			why = bal.why()
-		}
-		if note.HandTo == e.serviceID {
+		var why string
+		switch {
+		case note.HandTo == e.serviceID:
 			why = fmt.Sprintf("handed over by %s (%s)", note.ID, note.Cause)
+		case bal != nil:
+			why = bal.why()
+		default:
+			why = line.why(lastHolder)
 		}
 		value := e.valueFor(why)
 		sent := e.clock.Now()
@@ -115,7 +119,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			index = 0
 		case res == acquired:
 			r.ok()
-			return e.lead(ctx, session, lock, value, sent, r, line)
+			return e.lead(ctx, session, lock, value, sent, r, e.line())
 		case res == sessionGone:
 			e.log.Info("session lost while following; creating a new one", "session", session)
 			r.wait(ctx, "acquire", errSessionGone) // sessions that keep dying are retried with backoff

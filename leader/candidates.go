@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/internal/hold"
 )
 
 // rankStep is how long the k-th candidate in line waits, times k, before
@@ -24,8 +26,9 @@ const rankStep = 5 * time.Millisecond
 // electors campaigning for our key whose checks pass (each elector's
 // service carries its key, identity, priority and version in metadata), so
 // that a follower knows its place in line when the key is freed and a
-// leader sees better-ranked candidates. Its goroutine is started and
-// stopped by run.
+// leader sees better-ranked candidates; a balancing Group follows its
+// replicas with one. Its goroutine is started and stopped by run (or by
+// the Group).
 type candidates struct {
 	client  *api.Client
 	cfg     Config // Datacenter, ServiceName, FollowerWait, RequestTimeout
@@ -100,11 +103,7 @@ func (c *candidates) loop(ctx context.Context) {
 		}
 		slices.SortFunc(list, func(a, b Candidate) int { return strings.Compare(a.ServiceID, b.ServiceID) })
 		c.set(list, nil)
-		if meta.LastIndex < index {
-			index = 0
-		} else {
-			index = max(meta.LastIndex, 1)
-		}
+		index = hold.NextIndex(meta.LastIndex, index)
 	}
 }
 

@@ -100,8 +100,9 @@ type Config struct {
 
 	// Priority ranks this candidate (README "Choosing the leader"): while a
 	// live candidate with a higher Priority exists, the leader hands
-	// leadership over to it (once it has been live for StabilityWindow), and
-	// a freed key goes to the highest-priority live candidate first. A
+	// leadership over to it (once it has been live for StabilityWindow and
+	// the term has lasted YieldInterval), and a freed key goes to the
+	// highest-priority live candidate first. A
 	// negative Priority never leads: the elector follows and reports only.
 	// Default 0: all candidates equal, the first to acquire leads.
 	Priority int

@@ -35,7 +35,7 @@ type Elector struct {
 	cur       *runState       // the run in progress, nil when stopped
 	stopCtx   context.Context // set by Stop, bounds the cleanup
 	abandoned <-chan struct{} // open while leader work left running at a stop still runs
-	live      *candidates     // the running line of live candidates, nil when stopped or in a Group
+	live      *candidates     // the running line of live candidates, nil when stopped (unused in a Group)
 }
 
 // runState is one run of the campaign (Start or Run until it stopped).
@@ -119,10 +119,21 @@ func (e *Elector) Status() Status {
 	return s
 }
 
+// line is the running line of live candidates: the elector's own, or
+// its balancing Group's replicas (looked up anew, since a Group can be
+// restarted under its electors); nil when there is none.
 func (e *Elector) line() *candidates {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.live
+	running := e.cur != nil
+	live := e.live
+	e.mu.Unlock()
+	if e.group != nil {
+		if b := e.group.balance(); b != nil && running {
+			return b.line
+		}
+		return nil
+	}
+	return live
 }
 
 func (e *Elector) setLine(c *candidates) {
@@ -273,16 +284,13 @@ func (e *Elector) run(ctx context.Context) {
 	if e.group != nil {
 		defer e.group.leave(e) // joined by begin
 	}
-	var line *candidates // in a Group: the replicas, when balancing
-	switch {
-	case e.group == nil:
+	var line *candidates // a Group's electors use its replicas' line (e.line)
+	if e.group == nil {
 		line = e.startCandidates(ctx)
 		defer line.stop()
-	case e.group.balance() != nil:
-		line = e.group.balance().line // the group's to stop
+		e.setLine(line)
+		defer e.setLine(nil)
 	}
-	e.setLine(line)
-	defer e.setLine(nil)
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
 		if err != nil {

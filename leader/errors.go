@@ -13,9 +13,10 @@ var (
 	// panicked) while the term was active, so the term was resigned.
 	ErrLeaderWorkFailed = errors.New("leader: leader work failed")
 	// ErrHandedOff: the leader handed leadership over to another candidate:
-	// one that ranks above it (Config.Priority, Config.PreferVersion), or
-	// the one an operator named (Elector.HandOff, RequestHandOff). The key
-	// was released to that candidate, which acquires it next.
+	// one that ranks above it (Config.Priority, Config.PreferVersion), the
+	// one an operator named (Elector.HandOff, RequestHandOff), or a less
+	// loaded replica of a balancing Group. The key was released naming that
+	// candidate, which tries it first (the others 250ms later).
 	ErrHandedOff = errors.New("leader: handed off")
 	// ErrLockLost: the key is no longer held by the term's session. It is
 	// the cause of the term's context, set the moment the loss is seen; the

@@ -115,6 +115,8 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("%w: StabilityWindow (%v) must not be negative (GroupConfig)", ErrInvalidConfig, gc.StabilityWindow)
 	case gc.Balance && gc.Name == "":
 		return nil, fmt.Errorf("%w: Name is required with Balance (GroupConfig)", ErrInvalidConfig)
+	case gc.Name == "true":
+		return nil, fmt.Errorf("%w: Name \"true\" is what unnamed Groups register (GroupConfig)", ErrInvalidConfig)
 	case strings.ContainsAny(gc.Name, "\"\n"):
 		return nil, fmt.Errorf("%w: Name %q must not contain quotes or newlines (GroupConfig)", ErrInvalidConfig, gc.Name)
 	}
@@ -137,7 +139,11 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 // WithGroup makes the elector share g's check and confirmation loop: its
 // ServiceName, CheckTTL, DeregisterCriticalAfter, ConfirmInterval,
 // RequestTimeout, PermanentErrorRetry and Datacenter are the group's (New
-// refuses a non-zero value that differs), and SessionTTL must be 0.
+// refuses a non-zero value that differs), its Identity defaults to the
+// group's, SessionTTL must be 0, and Priority, Version and PreferVersion
+// must be unset (balance a Group with GroupConfig.Balance). A Group's
+// leader follows no handoff requests (RequestHandOff); HandOff works when
+// the Group balances.
 func WithGroup(g *Group) Option { return func(e *Elector) { e.group = g } }
 
 // shared returns cfg with the group's shared fields, refusing a non-zero
@@ -148,6 +154,9 @@ func (g *Group) shared(cfg Config) (Config, error) {
 	}
 	if cfg.SessionTTL != 0 {
 		return cfg, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
+	}
+	if cfg.Identity == "" {
+		cfg.Identity = g.cfg.Identity // the replica's name, as in its line
 	}
 	if cfg.Priority != 0 || cfg.Version != "" || cfg.PreferVersion != AnyVersion {
 		return cfg, fmt.Errorf("%w: Priority, Version and PreferVersion must be unset in a Group (its electors share one service; balance a Group with GroupConfig.Balance)", ErrInvalidConfig)

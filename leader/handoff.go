@@ -36,12 +36,15 @@ type handOffRequest struct {
 // HandOff gives leadership to the live candidate named to (its Identity
 // or service ID), or to the best-ranked other live candidate when to is
 // empty: the term is cancelled, leader work awaited, and the key released
-// to that candidate, which acquires it next (within milliseconds); HandOff
-// returns then, or when ctx ends. The elector campaigns again at once
-// (it is one of the candidates that wait for the target). It returns ErrNotLeader when there is no active term and an
-// error wrapping ErrNoCandidate when to is not a live candidate. Unlike a
-// handoff to a better-ranked candidate, it does not wait for
-// StabilityWindow or YieldInterval.
+// naming that candidate, which tries it first (within milliseconds; the
+// others wait 250ms); HandOff returns then. The elector campaigns again at
+// once, as one of those that wait. It returns ErrNotLeader when there is no
+// active term, an error wrapping ErrNoCandidate when to is not a live
+// candidate (always in a Group that does not balance: it has no line of
+// candidates), and ErrLeaderWorkRunning when the key could not be
+// released. When ctx ends first, it returns ctx's error and the handoff
+// goes on. Unlike a handoff to a better-ranked candidate, it does not wait
+// for StabilityWindow or YieldInterval.
 func (e *Elector) HandOff(ctx context.Context, to string) error {
 	t := e.Term()
 	if t == nil {
@@ -57,9 +60,12 @@ func (e *Elector) HandOff(ctx context.Context, to string) error {
 	e.log.Info("handing leadership over", "to", name(target), "cause", causeOperator)
 	select {
 	case <-t.released:
+		if !t.freed {
+			return fmt.Errorf("%w (or the release went unanswered): the key was not released; a successor waits out the lock-delay", ErrLeaderWorkRunning)
+		}
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return ctx.Err() // the handoff goes on
 	}
 }
 
@@ -137,13 +143,16 @@ func (e *Elector) watchRequests(t *Term, line *candidates) {
 			continue
 		}
 		var req handOffRequest
-		if json.Unmarshal(pair.Value, &req) != nil || req.Refused != "" {
-			continue // not ours to act on, or answered already
+		if json.Unmarshal(pair.Value, &req) != nil {
+			continue // not ours to act on
 		}
 		if req.Session != t.session {
-			e.log.Info("ignoring a stale handoff request", "for_session", req.Session)
+			e.log.Info("removing a stale handoff request", "for_session", req.Session)
 			e.casDelete(ctx, pair)
 			continue
+		}
+		if req.Refused != "" {
+			continue // answered already; its caller removes it
 		}
 		target, err := e.target(line, req.To)
 		if err != nil {
@@ -159,6 +168,19 @@ func (e *Elector) watchRequests(t *Term, line *candidates) {
 		}
 		return
 	}
+}
+
+// withdraw removes an unanswered request for session that its caller
+// gave up on, within a short bound of its own.
+func withdraw(client *api.Client, reqKey, session string) {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultRequestTimeout)
+	defer cancel()
+	p, _, err := client.KV().Get(reqKey, (&api.QueryOptions{}).WithContext(ctx))
+	var req handOffRequest
+	if err != nil || p == nil || json.Unmarshal(p.Value, &req) != nil || req.Session != session {
+		return
+	}
+	_, _, _ = client.KV().DeleteCAS(p, (&api.WriteOptions{}).WithContext(ctx))
 }
 
 func (e *Elector) casDelete(ctx context.Context, pair *api.KVPair) {
@@ -183,11 +205,17 @@ func (e *Elector) casPut(ctx context.Context, pair *api.KVPair) {
 // waits until it has: it returns the new holder. It writes the request into
 // <key>/.handoff, which the leader follows, naming the current holder's
 // session, so that a later leader ignores a request meant for an earlier
-// one. It returns an error wrapping ErrNoCandidate when the leader refuses
-// (to is not a live candidate), ErrNotLeader when nobody holds the key,
-// ErrForeignKey when a client other than consulelect holds it, and ctx's
-// error when ctx ends first. It needs key:read on key and key:write on
-// <key>/.handoff; it uses the client's datacenter.
+// one. Give ctx a deadline: a leader that does not answer (hung, or whose
+// token cannot read the request key) leaves it waiting, and when ctx ends
+// the request is withdrawn and ctx's error returned.
+//
+// It returns an error wrapping ErrNoCandidate when the leader refuses (to
+// is not a live candidate) or follows no requests (a Group's elector, an
+// older consulelect), ErrNotLeader when nobody holds the key, ErrForeignKey
+// when a client other than consulelect holds it, and the new holder with
+// an error when leadership moved elsewhere before the request was seen. It
+// needs key:read on key and key:write on <key>/.handoff, and uses the
+// client's datacenter.
 func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*Holder, error) {
 	kv, reqKey := client.KV(), key+requestSuffix
 	pair, _, err := kv.Get(key, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
@@ -195,11 +223,15 @@ func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*H
 		return nil, fmt.Errorf("read %q: %w", key, err)
 	}
 	old, held := holderOf(pair)
+	var tv termValue
 	switch {
 	case !held:
 		return nil, fmt.Errorf("%w: nobody holds %q", ErrNotLeader, key)
 	case old.Foreign:
 		return nil, fmt.Errorf("%w: %q is held by a client other than consulelect", ErrForeignKey, key)
+	case json.Unmarshal(pair.Value, &tv) != nil || !tv.Requests:
+		return &old, fmt.Errorf("%w: the leader of %q (%s) does not follow handoff requests: a Group's elector, or an older consulelect; use its HandOff",
+			ErrNoCandidate, key, old.ID)
 	}
 	prev, _, err := kv.Get(reqKey, (&api.QueryOptions{}).WithContext(ctx))
 	if err != nil {
@@ -222,12 +254,13 @@ func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*H
 	for {
 		pairs, qm, err := kv.List(key, (&api.QueryOptions{WaitIndex: wait, RequireConsistent: wait == 0}).WithContext(ctx))
 		if err != nil {
+			withdraw(client, reqKey, old.Session) // not answered: the leader must not act on it later
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			return nil, fmt.Errorf("follow %q: %w", key, err)
 		}
-		wait = max(qm.LastIndex, 1)
+		wait = hold.NextIndex(qm.LastIndex, wait)
 		var cur, answer *api.KVPair
 		for _, p := range pairs {
 			switch p.Key {

@@ -72,12 +72,19 @@ func ownHolder(value []byte, session string, token uint64) Holder {
 	return h
 }
 
+// termValue is a term's value in the key: the holder, and whether the
+// leader follows handoff requests (RequestHandOff asks only one that does).
+type termValue struct {
+	Holder
+	Requests bool `json:"handoff_requests,omitempty"`
+}
+
 // valueFor is this elector's value for a term that leads because of why.
 func (e *Elector) valueFor(why string) []byte {
-	var h Holder
-	_ = json.Unmarshal(e.value, &h)
-	h.Why = why
-	b, _ := json.Marshal(h)
+	var v termValue
+	_ = json.Unmarshal(e.value, &v.Holder)
+	v.Why, v.Requests = why, e.group == nil
+	b, _ := json.Marshal(v)
 	return b
 }
 

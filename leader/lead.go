@@ -15,7 +15,7 @@ import (
 // lead runs one term for session, which holds lock with value (acquired
 // by a request sent at sent). It returns once the term is over: leader work
 // has ended and the key is released, or left to Consul when it could not
-// be. line is the live candidates (nil in a Group).
+// be. line is the live candidates (in a Group: its replicas' line, or nil).
 func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, value []byte, sent time.Time, r *retrier, line *candidates) time.Duration {
 	t := newTerm(context.WithoutCancel(ctx), e.clock, e.cfg.Key, session, lock.ModifyIndex, sent, e.cfg.DemoteAfter)
 	t.value = value
@@ -32,10 +32,8 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 
 	w := e.startWork(t)
 	var watch watchers
-	if line != nil {
-		if e.group == nil { // a Group yields by its balancer
-			watch.goRun(func() { e.yieldLoop(t, line) })
-		}
+	if e.group == nil { // a Group yields by its balancer, and follows no requests (one query per key)
+		watch.goRun(func() { e.yieldLoop(t, line) })
 		watch.goRun(func() { e.watchRequests(t, line) })
 	}
 	if e.group != nil {
@@ -71,7 +69,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 			value = releaseValue(value, h.to.ServiceID, h.cause)
 			e.metrics.handedOff(e.cfg.Key, name(h.to), h.cause)
 		}
-		e.releaseWithRetry(ctx, session, value, r)
+		t.freed = e.releaseWithRetry(ctx, session, value, r)
 	}
 	return e.pauseAfter(reason)
 }
@@ -82,8 +80,8 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 // the cleanup bound when it stops. Releasing is safe at any time, since
 // Consul releases only for the holding session, and it matters: if the
 // key were left to the session's destruction, the successor would wait
-// out the lock-delay.
-func (e *Elector) releaseWithRetry(ctx context.Context, session string, value []byte, r *retrier) {
+// out the lock-delay. It reports whether the key was released.
+func (e *Elector) releaseWithRetry(ctx context.Context, session string, value []byte, r *retrier) bool {
 	rctx, cancel := ctx, context.CancelFunc(func() {})
 	defer func() { cancel() }()
 	stopping := false
@@ -95,11 +93,11 @@ func (e *Elector) releaseWithRetry(ctx context.Context, session string, value []
 		}
 		err := e.release(rctx, session, value)
 		if err == nil {
-			return
+			return true
 		}
 		if IsPermanent(err) || (!r.wait(rctx, "release key", err) && stopping) {
 			e.log.Warn("could not release the key; destroying the session instead", "error", err, "session", session)
-			return
+			return false
 		}
 	}
 }
@@ -157,10 +155,24 @@ func (e *Elector) lossReason(ctx context.Context, session string) error {
 	return lost{ErrSessionInvalidated}
 }
 
-// reassert writes our value back into a key our session still holds.
+// reassert writes our value back into a key our session still holds:
+// a transaction that checks the session and sets the value, so that it can
+// never lock a key freed meanwhile (a handoff's release, say), as an
+// acquire would.
 func (e *Elector) reassert(ctx context.Context, session string, value []byte) {
-	if _, res, err := e.acquire(ctx, session, value); err != nil || res != acquired {
-		e.log.Warn("restoring the key's value", "error", err, "result", res)
+	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	defer cancel()
+	ops := api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVCheckSession, Key: e.cfg.Key, Session: session}},
+		{KV: &api.KVTxnOp{Verb: api.KVSet, Key: e.cfg.Key, Value: value, Flags: api.LockFlagValue}},
+	}
+	ok, resp, _, err := e.client.Txn().Txn(ops, (&api.QueryOptions{Datacenter: e.cfg.Datacenter}).WithContext(rctx))
+	if err != nil || !ok {
+		var errs api.TxnErrors
+		if resp != nil {
+			errs = resp.Errors
+		}
+		e.log.Warn("restoring the key's value", "error", err, "txn_errors", errs)
 		return
 	}
 	e.log.Info("restored the key's value after an overwrite")

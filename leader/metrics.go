@@ -30,8 +30,8 @@ type Metrics struct {
 	ConsulError func(key string, err error, permanent bool)
 	// HandedOff is called when a leader hands the key over to another
 	// candidate (ErrHandedOff), with the candidate's identity and the cause:
-	// "priority" or "version" (it ranks above the leader) or "operator"
-	// (Elector.HandOff, RequestHandOff).
+	// "priority" or "version" (it ranks above the leader), "operator"
+	// (Elector.HandOff, RequestHandOff) or "balance" (GroupConfig.Balance).
 	HandedOff func(key, to, cause string)
 	// Stragglers is called when leader work is declared a straggler (still
 	// running StopTimeout after its term ended: the key stays held and no

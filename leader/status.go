@@ -49,7 +49,8 @@ type Status struct {
 	LastErrorAt time.Time
 	// Candidates are the live candidates for the key as last read from
 	// the catalog (this elector among them), with their Priority and
-	// Version; nil when unknown or in a Group. CandidatesError says why it
+	// Version; in a Group, its replicas when it balances (else nil); nil
+	// while unknown. CandidatesError says why it
 	// is unknown (an ACL without service:read and node:read, say): until it
 	// can be read, strategies do not apply and the first to acquire leads.
 	Candidates      []Candidate

@@ -22,6 +22,7 @@ type Term struct {
 	ctx      context.Context // h's context, carrying the term (TermFromContext)
 	released chan struct{}   // closed when the term is fully over (work done, key released)
 	value    []byte          // the key's value written by the term's acquire
+	freed    bool            // the key was released after the term (set before released is closed)
 }
 
 func newTerm(parent context.Context, c clock, key, session string, token uint64, sent time.Time, demoteAfter time.Duration) *Term {

@@ -76,6 +76,9 @@ func keep[S any](l *Held, token uint64, sent time.Time,
 		Wait: s.cfg.WaitTime, Index: token, Start: sent, Clock: s.clock, NewBackoff: s.newBackoff,
 		Read: read, Judge: judge,
 		Failed: func(err error, first bool) {
+			if first || !errors.Is(err, hold.ErrUnanswered) {
+				s.metrics.consulError(err)
+			}
 			if first {
 				s.log.Warn("confirming a held lock", "key", l.key, "error", err, "deadline_in", l.Deadline().Sub(s.clock.Now()))
 			}
@@ -181,6 +184,7 @@ func (l *Held) cleanup(ctx context.Context) error {
 		return nil
 	}
 	l.s.log.Warn("releasing a lock; retrying in the background", "key", l.key, "error", err)
+	l.s.metrics.consulError(err)
 	if !l.s.spawn(func() {
 		defer l.finish()
 		b := l.s.newBackoff()
@@ -200,4 +204,5 @@ func (l *Held) finish() {
 	l.leave()
 	close(l.cleaned)
 	l.s.log.Debug("lock released", "key", l.key, "token", l.token, "reason", l.h.Reason())
+	l.s.metrics.released(l.key, l.h.Reason(), l.h.Ended().Sub(l.started))
 }

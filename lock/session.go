@@ -33,6 +33,7 @@ type Session struct {
 	client     *api.Client
 	cfg        Config
 	log        hclog.Logger
+	metrics    Metrics
 	clock      hold.Clock
 	newBackoff func() backoff.BackOff
 	serviceID  string
@@ -86,7 +87,7 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 	s.hb = hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: s.serviceID, ServiceName: cfg.ServiceName,
 		Meta: map[string]string{"consulelect_identity": cfg.Identity}, CheckTTL: cfg.CheckTTL,
 		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry,
-		Clock: s.clock, Log: s.log, Note: func(error) {}, IsPermanent: isPermanent})
+		Clock: s.clock, Log: s.log, Note: func(err error) { s.metrics.consulError(err) }, IsPermanent: isPermanent})
 	return s, nil
 }
 
@@ -300,6 +301,7 @@ func (s *Session) persist(what string, op func(ctx context.Context) error, done 
 		return
 	}
 	s.log.Warn("consul error; retrying in the background", "op", what, "error", err)
+	s.metrics.consulError(err)
 	if !s.spawn(func() {
 		defer finish()
 		b := s.newBackoff()

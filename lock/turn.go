@@ -63,6 +63,7 @@ func (s *Session) take(ctx context.Context, turnKey string, try bool, what strin
 	contend func(ctx context.Context, try bool, leave func()) (*Held, error)) (*Held, error) {
 	ctx, done := s.bound(ctx)
 	defer done()
+	began := s.clock.Now()
 	leave, err := s.takeTurn(ctx, turnKey, try)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, closedErr(ctx, err))
@@ -71,5 +72,6 @@ func (s *Session) take(ctx context.Context, turnKey string, try bool, what strin
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, closedErr(ctx, err))
 	}
+	s.metrics.acquired(l.key, l.token, s.clock.Now().Sub(began))
 	return l, nil
 }

@@ -23,6 +23,8 @@ type Agent struct {
 	Datacenter string
 	// HTTPAddr is the host:port of the HTTP API.
 	HTTPAddr string
+	// DNSAddr is the host:port of the agent's DNS interface (UDP and TCP).
+	DNSAddr string
 	// SerfLANAddr is the host:port of the LAN gossip (TCP and UDP).
 	SerfLANAddr string
 	// SerfWANAddr is the host:port of the WAN gossip (servers only).
@@ -126,6 +128,7 @@ func (a *Agent) assignPorts(t testing.TB) {
 	a.ports = ps
 	a.HTTPAddr = net.JoinHostPort(a.Bind, strconv.Itoa(ps.HTTP))
 	a.SerfLANAddr = net.JoinHostPort(a.Bind, strconv.Itoa(ps.SerfLAN))
+	a.DNSAddr = net.JoinHostPort(a.Bind, strconv.Itoa(ps.DNS))
 	if a.Server {
 		a.ServerAddr = net.JoinHostPort(a.Bind, strconv.Itoa(ps.Server))
 		a.SerfWANAddr = net.JoinHostPort(a.Bind, strconv.Itoa(ps.SerfWAN))

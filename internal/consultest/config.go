@@ -19,7 +19,7 @@ func (a *Agent) agentConfig() map[string]any {
 			"https":    -1,
 			"grpc":     -1,
 			"grpc_tls": -1,
-			"dns":      -1,
+			"dns":      a.ports.DNS,
 			"server":   a.ports.Server,
 			"serf_lan": a.ports.SerfLAN,
 			"serf_wan": a.ports.SerfWAN,

@@ -12,7 +12,7 @@ import (
 
 // ports are the listening ports of one agent.
 type ports struct {
-	HTTP, Server, SerfLAN, SerfWAN int
+	HTTP, Server, SerfLAN, SerfWAN, DNS int
 }
 
 var (
@@ -31,9 +31,9 @@ const (
 	portMaxLimit = 32768
 )
 
-// allocPorts picks the four ports of an agent on host. Every port is free
+// allocPorts picks the five ports of an agent on host. Every port is free
 // for TCP on host; the serf ports are free for UDP too. The probes are held
-// open until all four ports are chosen.
+// open until all five ports are chosen.
 func allocPorts(host string) (ports, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
@@ -82,6 +82,9 @@ func allocPorts(host string) (ports, error) {
 		return ps, err
 	}
 	if ps.SerfWAN, err = pick(true); err != nil {
+		return ps, err
+	}
+	if ps.DNS, err = pick(true); err != nil {
 		return ps, err
 	}
 	return ps, nil

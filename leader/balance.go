@@ -157,7 +157,7 @@ func (b *balancer) step(ctx context.Context) {
 			}
 		}
 	}
-	if move == nil || !move.end(handOff{to: to, cause: causeBalance}) {
+	if move == nil || !mover.endGracefully(move, handOff{to: to, cause: causeBalance}) {
 		return
 	}
 	b.g.log.Info("handing a key over to balance the group", "key", move.key, "to", name(to),

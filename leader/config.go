@@ -121,6 +121,11 @@ type Config struct {
 	// a better-ranked candidate. Default DefaultYieldInterval.
 	YieldInterval time.Duration
 
+	// Advertise, when set, registers a service that other services find
+	// the leader by, in the catalog and DNS (leader.<Service>.service.consul):
+	// see Advertise. Not in a Group.
+	Advertise *Advertise
+
 	// LockDelay, DemoteAfter, ConfirmInterval and CheckTTL are the
 	// safety-relevant timings: LockDelay - DemoteAfter >= max(MinSafetyMargin,
 	// LockDelay/10), ConfirmInterval <= DemoteAfter/3 (docs/safety.md).
@@ -169,6 +174,7 @@ func (c Config) withDefaults() Config {
 	def(&c.PermanentErrorRetry, DefaultPermanentErrorRetry)
 	def(&c.StopTimeout, DefaultStopTimeout)
 	def(&c.StabilityWindow, DefaultStabilityWindow)
+
 	def(&c.YieldInterval, DefaultYieldInterval)
 	if c.ServiceName == "" {
 		c.ServiceName = DefaultServiceName
@@ -176,6 +182,10 @@ func (c Config) withDefaults() Config {
 	if c.Identity == "" {
 		host, _ := os.Hostname()
 		c.Identity = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if c.Advertise != nil {
+		a := c.Advertise.withDefaults(c.Identity)
+		c.Advertise = &a
 	}
 	return c
 }
@@ -205,6 +215,11 @@ func (c Config) validateStrategy() error {
 		hold.Bound{Name: "YieldInterval", V: c.YieldInterval},
 	); err != nil {
 		return bad("%v", err)
+	}
+	if c.Advertise != nil {
+		if err := c.Advertise.validate(); err != nil {
+			return err
+		}
 	}
 	switch {
 	case c.PreferVersion < AnyVersion || c.PreferVersion > NewestVersion:

@@ -29,6 +29,7 @@ type Elector struct {
 	state      *state
 	value      []byte // our JSON holder value
 	serviceID  string
+	adv        *advertiser // nil without Config.Advertise
 	exit       func(code int) // os.Exit (ExitOnStragglers)
 
 	mu        sync.Mutex
@@ -106,6 +107,7 @@ func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 		e.serviceID = e.group.hb.ServiceID
 	}
 	e.value = newHolderValue(cfg, e.serviceID, e.clock.Now())
+	e.adv = e.newAdvertiser()
 	return e, nil
 }
 
@@ -249,7 +251,7 @@ func (e *Elector) Resign(ctx context.Context) error {
 	if t == nil {
 		return ErrNotLeader
 	}
-	t.end(ErrResigned)
+	e.endGracefully(t, ErrResigned)
 	select {
 	case <-t.released:
 		return nil
@@ -291,6 +293,8 @@ func (e *Elector) run(ctx context.Context) {
 		e.setLine(line)
 		defer e.setLine(nil)
 	}
+	stopAdvertising := e.adv.start() // before the heartbeat stops: its check is the alias's
+	defer stopAdvertising()
 	for ctx.Err() == nil {
 		session, err := e.createSession(ctx, hb, r)
 		if err != nil {

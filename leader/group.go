@@ -158,6 +158,9 @@ func (g *Group) shared(cfg Config) (Config, error) {
 	if cfg.Identity == "" {
 		cfg.Identity = g.cfg.Identity // the replica's name, as in its line
 	}
+	if cfg.Advertise != nil {
+		return cfg, fmt.Errorf("%w: Advertise must be unset in a Group", ErrInvalidConfig)
+	}
 	if cfg.Priority != 0 || cfg.Version != "" || cfg.PreferVersion != AnyVersion {
 		return cfg, fmt.Errorf("%w: Priority, Version and PreferVersion must be unset in a Group (its electors share one service; balance a Group with GroupConfig.Balance)", ErrInvalidConfig)
 	}

@@ -54,7 +54,7 @@ func (e *Elector) HandOff(ctx context.Context, to string) error {
 	if err != nil {
 		return err
 	}
-	if !t.end(handOff{to: target, cause: causeOperator}) {
+	if !e.endGracefully(t, handOff{to: target, cause: causeOperator}) {
 		return ErrNotLeader
 	}
 	e.log.Info("handing leadership over", "to", name(target), "cause", causeOperator)
@@ -163,7 +163,7 @@ func (e *Elector) watchRequests(t *Term, line *candidates) {
 			continue
 		}
 		e.casDelete(ctx, pair)
-		if t.end(handOff{to: target, cause: causeOperator}) {
+		if e.endGracefully(t, handOff{to: target, cause: causeOperator}) {
 			e.log.Info("handing leadership over on request", "to", name(target), "cause", causeOperator)
 		}
 		return

@@ -19,7 +19,7 @@ import (
 func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, value []byte, sent time.Time, r *retrier, line *candidates) time.Duration {
 	t := newTerm(context.WithoutCancel(ctx), e.clock, e.cfg.Key, session, lock.ModifyIndex, sent, e.cfg.DemoteAfter)
 	t.value = value
-	stopOnCancel := context.AfterFunc(ctx, func() { t.end(ErrStopped) })
+	stopOnCancel := context.AfterFunc(ctx, func() { e.endGracefully(t, ErrStopped) })
 	defer stopOnCancel()
 	defer close(t.released)
 
@@ -30,6 +30,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
 		"token", t.token, "lock_index", lock.LockIndex)
 
+	e.adv.set(ctx, true) // advertised by its goroutine, soon
 	w := e.startWork(t)
 	var watch watchers
 	if e.group == nil { // a Group yields by its balancer, and follows no requests (one query per key)
@@ -47,6 +48,7 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 		t.refine(e.lossReason(ctx, session))
 	}
 
+	e.adv.set(ctx, false) // at once after a loss (a graceful end did it before)
 	watch.wait()
 	reason := t.Reason()
 	e.metrics.termEnded(e.cfg.Key, reason, t.Ended().Sub(t.started))

@@ -57,7 +57,7 @@ func (e *Elector) yieldLoop(t *Term, line *candidates) {
 			best, ok, next := line.better(now, e.cfg.StabilityWindow)
 			if ok {
 				h := handOff{to: best, cause: line.rank.cause(self, best)}
-				if t.end(h) {
+				if e.endGracefully(t, h) {
 					e.log.Info("yielding to a better-ranked candidate", "to", name(best), "cause", h.cause,
 						"priority", best.Priority, "version", best.Version)
 				}

@@ -29,7 +29,7 @@ type Elector struct {
 	state      *state
 	value      []byte // our JSON holder value
 	serviceID  string
-	adv        *advertiser // nil without Config.Advertise
+	adv        *advertiser    // nil without Config.Advertise
 	exit       func(code int) // os.Exit (ExitOnStragglers)
 
 	mu        sync.Mutex

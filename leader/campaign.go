@@ -100,8 +100,8 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 		default:
 			why = line.why(lastHolder)
 		}
-		value := e.valueFor(why)
 		sent := e.clock.Now()
+		value := e.valueFor(why, sent)
 		lock, res, err := e.acquire(ctx, session, value)
 		switch {
 		case err != nil:

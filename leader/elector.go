@@ -200,6 +200,9 @@ func (e *Elector) begin(parent context.Context) (*runState, error) {
 		if err := e.group.join(e); err != nil {
 			return nil, err
 		}
+		if err := e.group.lastCheckErr(); err != nil {
+			e.noteError(err) // reported before this elector joined
+		}
 	}
 	ctx, cancel := context.WithCancel(parent)
 	r := &runState{cancel: cancel, done: make(chan struct{})}

@@ -82,6 +82,7 @@ type Group struct {
 	stopping bool           // Stop is in progress: Start waits for it
 	loops    sync.WaitGroup // the batches' loops
 	gc       GroupConfig    // with defaults
+	checkErr error          // the shared check's latest error (see lastCheckErr)
 	bal      *balancer      // while running with Balance
 }
 
@@ -290,14 +291,24 @@ func (g *Group) balance() *balancer {
 // noteAll reports an error of the shared check to every running elector.
 func (g *Group) noteAll(err error) {
 	g.mu.Lock()
-	es := make([]*Elector, 0, len(g.electors))
-	for e := range g.electors {
-		es = append(es, e)
-	}
+	g.checkErr = err
 	g.mu.Unlock()
-	for _, e := range es {
+	for _, e := range g.memberElectors() {
 		e.noteError(err)
 	}
+}
+
+// lastCheckErr is the shared check's latest error while it is not
+// healthy (nil once it is): what a joining elector must see, since a
+// permanent error is retried only every PermanentErrorRetry.
+func (g *Group) lastCheckErr() error {
+	g.mu.Lock()
+	err := g.checkErr
+	g.mu.Unlock()
+	if err == nil || g.hb.Healthy() {
+		return nil
+	}
+	return err
 }
 
 // watch adds a term to a batch with room, starting a new batch's loop if

@@ -17,7 +17,10 @@ type Holder struct {
 	Hostname string            `json:"hostname,omitempty"`
 	Address  string            `json:"address,omitempty"`
 	PID      int               `json:"pid,omitempty"`
-	Started  time.Time         `json:"started"`
+	Started  time.Time         `json:"started"` // when the holder's elector was made
+	// Since is when the holder's term began (its acquire was sent); zero
+	// in values written by consulelect before it recorded it.
+	Since time.Time `json:"since,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Why says why this holder leads: "first to acquire", "highest priority
 	// (3)", "oldest version (1.4.2)", "handed over by <identity>
@@ -80,10 +83,10 @@ type termValue struct {
 }
 
 // valueFor is this elector's value for a term that leads because of why.
-func (e *Elector) valueFor(why string) []byte {
+func (e *Elector) valueFor(why string, since time.Time) []byte {
 	var v termValue
 	_ = json.Unmarshal(e.value, &v.Holder)
-	v.Why, v.Requests = why, e.group == nil
+	v.Why, v.Requests, v.Since = why, e.group == nil, since.UTC().Round(time.Millisecond)
 	b, _ := json.Marshal(v)
 	return b
 }

@@ -150,6 +150,9 @@ func (h *Heartbeat) beat(ctx context.Context) time.Duration {
 	return wait
 }
 
+// Healthy reports whether the check is known registered and passing.
+func (h *Heartbeat) Healthy() bool { return h.isHealthy() }
+
 func (h *Heartbeat) isHealthy() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -73,6 +73,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			continue // never leads: follow only
 		}
 		bal := e.balancer()
+		line.awaitFirst(ctx, e.clock, e.cfg.RequestTimeout)
 		var d time.Duration
 		if bal != nil {
 			d = bal.delay(e.cfg.Key, lastHolder, note.HandTo)

@@ -40,6 +40,7 @@ type candidates struct {
 	list    []Candidate // sorted by service ID; nil when unknown
 	err     error       // why the list is unknown
 	changed chan struct{}
+	loaded  chan struct{} // closed at the first answer (or error)
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
@@ -54,7 +55,7 @@ func (e *Elector) startCandidates(ctx context.Context) *candidates {
 func startLine(ctx context.Context, client *api.Client, cfg Config, filter string, me Candidate, rank strategy, c clock) *candidates {
 	ctx, cancel := context.WithCancel(ctx)
 	l := &candidates{client: client, cfg: cfg, filter: filter, clock: c, me: me, rank: rank, cancel: cancel,
-		changed: make(chan struct{}), done: make(chan struct{})}
+		changed: make(chan struct{}), loaded: make(chan struct{}), done: make(chan struct{})}
 	go l.loop(ctx)
 	return l
 }
@@ -121,6 +122,11 @@ func (c *candidates) set(list []Candidate, err error) {
 		}
 	}
 	c.list, c.err = list, err
+	select {
+	case <-c.loaded:
+	default:
+		close(c.loaded)
+	}
 	close(c.changed)
 	c.changed = make(chan struct{})
 }
@@ -134,6 +140,21 @@ func (c *candidates) snapshot() ([]Candidate, error, <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.list), c.err, c.changed
+}
+
+// awaitFirst waits, at most d, for the line's first answer: until then a
+// freed key would go to whoever tries first, whatever their ranks.
+func (c *candidates) awaitFirst(ctx context.Context, clk clock, d time.Duration) {
+	if c == nil {
+		return
+	}
+	fired, t := hold.After(clk, d)
+	defer t.Stop()
+	select {
+	case <-c.loaded:
+	case <-fired:
+	case <-ctx.Done():
+	}
 }
 
 // self is this elector as a candidate (listed or not yet).

@@ -13,14 +13,14 @@ import (
 // Holder describes who holds the key: the JSON value a consulelect
 // leader writes into it, plus what Consul says about the lock.
 type Holder struct {
-	ID       string            `json:"id"`
-	Hostname string            `json:"hostname,omitempty"`
-	Address  string            `json:"address,omitempty"`
-	PID      int               `json:"pid,omitempty"`
-	Started  time.Time         `json:"started"` // when the holder's elector was made
+	ID       string    `json:"id"`
+	Hostname string    `json:"hostname,omitempty"`
+	Address  string    `json:"address,omitempty"`
+	PID      int       `json:"pid,omitempty"`
+	Started  time.Time `json:"started"` // when the holder's elector was made
 	// Since is when the holder's term began (its acquire was sent); zero
 	// in values written by consulelect before it recorded it.
-	Since time.Time `json:"since,omitempty"`
+	Since    time.Time         `json:"since,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Why says why this holder leads: "first to acquire", "highest priority
 	// (3)", "oldest version (1.4.2)", "handed over by <identity>

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+
+	"github.com/consulelect/consulelect/leader"
+	"github.com/consulelect/consulelect/lock"
+)
+
+// lossGrace bounds how long a command may take to stop after a loss of
+// leadership or of the lock (SIGTERM, then SIGKILL): well inside the
+// safety margin between the demote deadline and the lock-delay (0.6s with
+// the defaults), so that it is gone before any successor can start.
+const lossGrace = 250 * time.Millisecond
+
+// runOpts are run's flags.
+type runOpts struct {
+	identity, version string
+	priority          int
+	grace             time.Duration
+	lockMode, quiet   bool
+}
+
+// ended is how the command's run ended.
+type ended struct {
+	c        *child
+	startErr error
+	lost     bool // leadership or the lock was lost, and the command stopped
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var cmdArgs []string
+	for i, a := range args {
+		if a == "--" {
+			args, cmdArgs = args[:i], args[i+1:]
+			break
+		}
+	}
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var o runOpts
+	fs.StringVar(&o.identity, "id", "", "this candidate's identity (default <hostname>-<pid>)")
+	fs.IntVar(&o.priority, "priority", 0, "Config.Priority: higher leads; negative never leads")
+	fs.StringVar(&o.version, "version", "", "Config.Version (semver), shown to other candidates")
+	fs.DurationVar(&o.grace, "grace", 5*time.Second, "after SIGTERM, how long the command may take to exit before SIGKILL, on a graceful stop (after a loss: 250ms)")
+	fs.BoolVar(&o.lockMode, "lock", false, "run the command once under the lock on KEY (package lock) instead of campaigning")
+	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
+	key, err := parse(fs, args, stderr, "run [-id ID] [-priority N] [-grace D] [-lock] KEY -- CMD ARGS...")
+	switch {
+	case errors.Is(err, errHelp):
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitUsage
+	case len(cmdArgs) == 0:
+		fmt.Fprintln(stderr, "consulelect run: the command is missing: consulelect run KEY -- CMD ARGS...")
+		return exitUsage
+	}
+	client, err := newClient()
+	if err != nil {
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitRunFail
+	}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	say := func(format string, a ...any) {
+		if !o.quiet {
+			fmt.Fprintf(stderr, "consulelect: "+format+"\n", a...)
+		}
+	}
+	if o.lockMode {
+		return runLocked(client, key, cmdArgs, o, sigs, stdout, stderr, say)
+	}
+	return runElected(client, key, cmdArgs, o, sigs, stdout, stderr, say)
+}
+
+// termEnv is the command's environment for a term or a held lock.
+func termEnv(mode, key, identity, session string, token uint64) []string {
+	return []string{"CONSULELECT_MODE=" + mode, "CONSULELECT_KEY=" + key, "CONSULELECT_IDENTITY=" + identity,
+		"CONSULELECT_SESSION=" + session, "CONSULELECT_TOKEN=" + strconv.FormatUint(token, 10)}
+}
+
+// lostCause reports whether a term's or hold's context ended because the
+// lock could no longer be assumed held.
+func lostCause(err error) bool {
+	return errors.Is(err, leader.ErrLockLost) || errors.Is(err, leader.ErrConsulUnreachable) ||
+		errors.Is(err, lock.ErrLockLost) || errors.Is(err, lock.ErrConsulUnreachable)
+}
+
+// supervise runs the command until it exits or ctx ends (then stops it:
+// quickly after a loss, within grace otherwise), forwarding signals other
+// than SIGINT and SIGTERM to it.
+func supervise(ctx context.Context, c *child, grace time.Duration, fwd <-chan os.Signal) ended {
+	for {
+		select {
+		case <-c.done:
+			return ended{c: c}
+		case s := <-fwd:
+			c.signal(s)
+		case <-ctx.Done():
+			lost := lostCause(context.Cause(ctx))
+			if lost {
+				grace = min(grace, lossGrace)
+			}
+			c.stop(grace)
+			return ended{c: c, lost: lost}
+		}
+	}
+}
+
+// runElected campaigns for key and runs the command for the first term.
+func runElected(client *api.Client, key string, args []string, o runOpts, sigs <-chan os.Signal, stdout, stderr io.Writer,
+	say func(string, ...any)) int {
+	done := make(chan ended, 1)
+	fwd := make(chan os.Signal, 4)
+	var e *leader.Elector
+	var ran atomic.Bool
+	work := func(ctx context.Context, term *leader.Term) error {
+		if ran.Swap(true) { // the command runs for the first term only; run is ending
+			<-ctx.Done()
+			return nil
+		}
+		say("leading %s (token %d); running %s", key, term.Token(), args[0])
+		c, err := startChild(args, termEnv("leader", key, e.Config().Identity, term.Session(), term.Token()), stdout, stderr)
+		if err != nil {
+			done <- ended{startErr: err}
+			return nil
+		}
+		done <- supervise(ctx, c, o.grace, fwd)
+		return nil
+	}
+	var err error
+	e, err = leader.New(client, leader.Config{Key: key, Identity: o.identity, Priority: o.priority, Version: o.version},
+		leader.WithLeaderFunc(work))
+	if err != nil {
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitRunFail
+	}
+	if err := e.Start(); err != nil {
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitRunFail
+	}
+	say("campaigning for %s as %s", key, e.Config().Identity)
+	stop := func() { stopWithin(e, o.grace+30*time.Second, say) }
+	for {
+		select {
+		case s := <-sigs:
+			if s != syscall.SIGINT && s != syscall.SIGTERM {
+				select {
+				case fwd <- s:
+				default:
+				}
+				continue
+			}
+			say("%v: stopping", s)
+			stop() // ends the term: the command gets SIGTERM, then SIGKILL after -grace
+			select {
+			case r := <-done:
+				return report(r, say)
+			default:
+				return 128 + int(s.(syscall.Signal))
+			}
+		case r := <-done:
+			if r.lost {
+				// Consul may not answer: do not linger (the command is gone;
+				// a release that fails leaves the key to the lock-delay).
+				stopWithin(e, 3*time.Second, say)
+			} else {
+				stop() // the command has exited: release the key
+			}
+			return report(r, say)
+		}
+	}
+}
+
+// stopWithin stops e (the term's command stopped, the key released)
+// within d.
+func stopWithin(e *leader.Elector, d time.Duration, say func(string, ...any)) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil {
+		say("stopping: %v", err)
+	}
+}
+
+// runLocked takes the mutex on key and runs the command once under it.
+func runLocked(client *api.Client, key string, args []string, o runOpts, sigs <-chan os.Signal, stdout, stderr io.Writer,
+	say func(string, ...any)) int {
+	s, err := lock.NewSession(client, lock.Config{Identity: o.identity})
+	if err != nil {
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitRunFail
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	}()
+	m, err := s.Mutex(key)
+	if err != nil {
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitRunFail
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	fwd := make(chan os.Signal, 4)
+	var stopSig atomic.Int32
+	go func() { // SIGINT and SIGTERM stop; others go to the command
+		for sig := range sigs {
+			if sig == syscall.SIGINT || sig == syscall.SIGTERM {
+				stopSig.Store(int32(sig.(syscall.Signal)))
+				cancel(fmt.Errorf("%v", sig))
+				return
+			}
+			select {
+			case fwd <- sig:
+			default:
+			}
+		}
+	}()
+	say("waiting for the lock on %s", key)
+	h, err := m.Lock(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 128 + int(stopSig.Load())
+		}
+		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
+		return exitRunFail
+	}
+	say("holding %s (token %d); running %s", key, h.Token(), args[0])
+	c, err := startChild(args, termEnv("lock", key, o.identity, h.Session(), h.Token()), stdout, stderr)
+	var r ended
+	if err != nil {
+		r = ended{startErr: err}
+	} else {
+		hctx, hcancel := context.WithCancelCause(h.Context())
+		stopOnSignal := context.AfterFunc(ctx, func() { hcancel(context.Cause(ctx)) })
+		r = supervise(hctx, c, o.grace, fwd)
+		stopOnSignal()
+		hcancel(nil)
+	}
+	uctx, ucancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ucancel()
+	_ = h.Unlock(uctx) // after the command exited
+	return report(r, say)
+}
+
+// report turns how the run ended into the exit code.
+func report(r ended, say func(string, ...any)) int {
+	switch {
+	case r.startErr != nil:
+		say("cannot run the command: %v", r.startErr)
+		return startCode(r.startErr)
+	case r.lost:
+		say("leadership lost: the command was stopped (status %d)", r.c.code())
+		return exitLost
+	default:
+		return r.c.code()
+	}
+}

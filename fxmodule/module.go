@@ -95,21 +95,7 @@ func newElection(lc fx.Lifecycle, sd fx.Shutdowner, client *api.Client, c Config
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	hookList = slices.Clone(hookList)
-	// Value groups have no order: by Name, then (in LeaderFunc) by Order.
-	slices.SortFunc(hookList, func(a, b hooks.Hook) int { return cmp.Compare(a.Name, b.Name) })
-	for i, w := range workers {
-		if w == nil {
-			return nil, leader.Handlers{}, fmt.Errorf("fxmodule: worker %d is nil: %w", i, lifecycle.ErrInvalidWorker)
-		}
-	}
-	workers = slices.Clone(workers)
-	slices.SortStableFunc(workers, func(a, b lifecycle.Worker) int { return cmp.Compare(a.Name(), b.Name()) })
-	sup, err := lifecycle.NewSupervisor(workers, supervisorOpts(c, log)...)
-	if err != nil {
-		return nil, leader.Handlers{}, err
-	}
-	lead, err := hooks.LeaderFunc(hookList, sup.Run, hookOpts(c, log)...)
+	lead, err := leaderFunc(c, log, hookList, workers)
 	if err != nil {
 		return nil, leader.Handlers{}, err
 	}
@@ -126,6 +112,26 @@ func newElection(lc fx.Lifecycle, sd fx.Shutdowner, client *api.Client, c Config
 		OnStop:  e.Stop,
 	})
 	return e, e.Handlers(), nil
+}
+
+// leaderFunc is an election's leader work: the hooks around the
+// supervisor of the workers.
+func leaderFunc(c Config, log hclog.Logger, hookList []hooks.Hook, workers []lifecycle.Worker) (leader.LeaderFunc, error) {
+	hookList = slices.Clone(hookList)
+	// Value groups have no order: by Name, then (in LeaderFunc) by Order.
+	slices.SortFunc(hookList, func(a, b hooks.Hook) int { return cmp.Compare(a.Name, b.Name) })
+	for i, w := range workers {
+		if w == nil {
+			return nil, fmt.Errorf("fxmodule: worker %d is nil: %w", i, lifecycle.ErrInvalidWorker)
+		}
+	}
+	workers = slices.Clone(workers)
+	slices.SortStableFunc(workers, func(a, b lifecycle.Worker) int { return cmp.Compare(a.Name(), b.Name()) })
+	sup, err := lifecycle.NewSupervisor(workers, supervisorOpts(c, log)...)
+	if err != nil {
+		return nil, err
+	}
+	return hooks.LeaderFunc(hookList, sup.Run, hookOpts(c, log)...)
 }
 
 // leaderConfig is the elector's config. Unless set, its StopTimeout (after

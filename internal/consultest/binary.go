@@ -2,6 +2,8 @@ package consultest
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,36 +14,45 @@ import (
 // modulePath is the module whose root holds the cached consul binary.
 const modulePath = "github.com/consulelect/consulelect"
 
-// Binary returns the path of the consul binary to run: $CONSUL_BIN if set,
-// else <module root>/.cache/bin/consul if it exists (the module root is the
-// first directory upward from the working directory holding a go.mod whose
-// module line is exactly `module github.com/consulelect/consulelect`), else
-// `consul` on PATH. It fails the test if there is none.
+// Binary returns the path of the consul binary to run (see FindBinary).
+// It fails the test if there is none.
 func Binary(t testing.TB) string {
 	t.Helper()
+	bin, err := FindBinary()
+	if err != nil {
+		t.Fatalf("consultest: %v", err)
+	}
+	return bin
+}
+
+// FindBinary returns the path of the consul binary to run: $CONSUL_BIN if
+// set, else <module root>/.cache/bin/consul if it exists (the module root
+// is the first directory upward from the working directory holding a go.mod
+// whose module line is exactly `module github.com/consulelect/consulelect`),
+// else `consul` on PATH; or an error saying what to do.
+func FindBinary() (string, error) {
 	if env := os.Getenv("CONSUL_BIN"); env != "" {
 		bin, err := exec.LookPath(env)
 		if err == nil {
 			bin, err = filepath.Abs(bin)
 		}
 		if err != nil {
-			t.Fatalf("consultest: CONSUL_BIN=%s: %v; run `make consul` (or fix CONSUL_BIN)", env, err)
+			return "", fmt.Errorf("CONSUL_BIN=%s: %w (fix CONSUL_BIN; in this repository: `make consul`)", env, err)
 		}
-		return bin
+		return bin, nil
 	}
 	if root := moduleRoot(); root != "" {
 		bin := filepath.Join(root, ".cache", "bin", "consul")
 		if isExecutable(bin) {
-			return bin
+			return bin, nil
 		}
 	}
 	if bin, err := exec.LookPath("consul"); err == nil {
 		if abs, err := filepath.Abs(bin); err == nil {
-			return abs
+			return abs, nil
 		}
 	}
-	t.Fatalf("consultest: no consul binary; run `make consul` (or set CONSUL_BIN)")
-	return ""
+	return "", errors.New("no consul binary: set CONSUL_BIN, or put consul on PATH (in this repository: `make consul`)")
 }
 
 // moduleRoot returns the first directory upward from the working directory

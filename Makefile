@@ -30,14 +30,21 @@ $(CONSUL): tools/consul/go.mod tools/consul/go.sum
 vet:
 	$(GO) vet ./...
 
+# Root `go test ./...` does not enter the nested modules (the metrics
+# adapters and example-service, each with its own go.mod): vet and test
+# each of them too.
 test: consul vet
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@for m in metrics/prometheus metrics/otel example-service; do \
+	  echo "== $$m"; \
+	  (cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...) || exit 1; \
+	done
 
 # A live demo for a person: a Consul agent, three replicas of
 # example-service, a graceful stop and a crash, narrated with timings.
 demo: consul
 	@mkdir -p $(CACHE)/bin
-	$(GO) build -o $(CACHE)/bin/example-service ./example-service
+	$(GO) build -C example-service -o $(CACHE)/bin/example-service .
 	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service
 
 # Choosing the leader, live: priority handoffs (in the worst start order,

@@ -1,9 +1,13 @@
 // Command example-service is a small real service wired with consulelect's
 // fx module: an HTTP server with the role, leader-only and liveness
-// endpoints, and a leader-only worker that appends a record to a Consul KV
-// ledger every second, fenced by the term (a stale leader's write is
-// rejected by Consul, not applied). SIGTERM hands leadership over
-// gracefully.
+// endpoints and Prometheus metrics (consulelect's adapter,
+// metrics/prometheus), and a leader-only worker that appends a record to
+// a Consul KV ledger every second, fenced by the term (a stale leader's
+// write is rejected by Consul, not applied). SIGTERM hands leadership over
+// gracefully. It is a module of its own (it depends on client_golang,
+// which the core module does not):
+//
+//	go build -C example-service -o ../bin/example-service . # from the repository root
 //
 //	example-service -consul-addr 127.0.0.1:8500 -key example-service/leader -id replica-1 -listen 127.0.0.1:8080
 //
@@ -87,6 +91,7 @@ func appOptions(o options, extra ...fx.Option) []fx.Option {
 		fx.WithLogger(fxmodule.EventLogger),
 		fxmodule.Module,
 		fx.Provide(fxmodule.AsWorker(func(l *ledger) *ledger { return l })),
+		fx.Invoke(watchElector),
 		fx.Provide(newHTTPServer),
 		fx.Invoke(func(*httpServer) {}),
 	}, extra...)

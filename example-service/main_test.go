@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,7 +63,8 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 	}
 }
 
-// Two replicas against a real agent: the endpoints report the roles, the
+// Two replicas against a real agent: the endpoints report the roles,
+// /metrics the leader gauge (1 on the leader, 0 on the standby), the
 // leader's worker appends fenced records, a graceful stop hands over, and
 // the old leader's write with its old term is rejected by Consul.
 func TestServiceEndpointsAndFencedLedger(t *testing.T) {
@@ -90,9 +93,20 @@ func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 			t.Errorf("%s: %d, want %d: %s", tt.name, code, tt.code, body)
 		}
 	}
-	var m metricsJSON
-	if _, body := httpGet(t, base(r1)+"/metrics"); json.Unmarshal(body, &m) != nil || m.IsLeader != 1 || m.TermsStarted != 1 {
-		t.Errorf("r1 /metrics: %s, want is_leader 1 and one term started", body)
+	const status = `leader_election_master_status{name="example/leader"}`
+	for _, tt := range []struct {
+		r      *replica
+		series string
+		want   float64
+	}{
+		{r1, status, 1},
+		{r2, status, 0},
+		{r1, `consulelect_leader_terms_started_total{key="example/leader"}`, 1},
+		{r2, `consulelect_leader_time_to_deadline_seconds{key="example/leader"}`, 0},
+	} {
+		if got, ok := scrape(t, base(tt.r), tt.series); !ok || got != tt.want {
+			t.Errorf("%s /metrics: %s = %v (present %v), want %v", tt.r.elector.Config().Identity, tt.series, got, ok, tt.want)
+		}
 	}
 	var role struct {
 		Role   string         `json:"role"`
@@ -108,6 +122,9 @@ func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 
 	r1.app.RequireStop() // graceful: the worker stops, the key is released
 	waitUntil(t, 5*time.Second, "r2 to lead", r2.elector.IsLeader)
+	if got, _ := scrape(t, base(r2), status); got != 1 {
+		t.Errorf("r2 /metrics after the handoff: %s = %v, want 1", status, got)
+	}
 	newToken := r2.elector.Term().Token()
 	waitUntil(t, 5*time.Second, "r2's records", func() bool { return countBy(t, base(r2), "r2", newToken) >= 1 })
 
@@ -123,6 +140,23 @@ func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 		}
 	}
 	r2.app.RequireStop()
+}
+
+// scrape GETs base's /metrics (Prometheus' text format) and returns the
+// value of series (name{labels} as exposed).
+func scrape(t *testing.T, base, series string) (float64, bool) {
+	t.Helper()
+	code, body := httpGet(t, base+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d: %s", code, body)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return f, err == nil
+		}
+	}
+	return 0, false
 }
 
 func countBy(t *testing.T, base, id string, token uint64) int {

@@ -21,7 +21,7 @@ import (
 //	GET /leader   200 on the leader, 429 on standbys
 //	GET /healthz  liveness: fails only for a zombie leader
 //	GET /ledger   the ledger's records as JSON
-//	GET /metrics  the elector's metrics as JSON
+//	GET /metrics  Prometheus metrics (leader_election_master_status, consulelect_*, Go, process)
 type httpServer struct {
 	srv  *http.Server
 	mu   sync.Mutex

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/testkit"
 	"github.com/consulelect/consulelect/leader"
 )
 
@@ -173,28 +173,10 @@ func TestWatch(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runProc is a `consulelect run` in the background.
 type runProc struct {
 	cmd  *exec.Cmd
-	out  syncBuffer
+	out  testkit.SyncBuffer
 	done chan struct{}
 	code int
 }

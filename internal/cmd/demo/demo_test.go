@@ -24,7 +24,8 @@ func TestMain(m *testing.M) {
 // every process stopped.
 func TestDemoRunsTwice(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "example-service")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../../example-service").CombinedOutput(); err != nil {
+	// example-service is a module of its own: build it in its directory.
+	if out, err := exec.Command("go", "build", "-C", "../../../example-service", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building example-service: %v\n%s", err, out)
 	}
 	for i := 0; i < 2; i++ {

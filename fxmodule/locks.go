@@ -11,7 +11,8 @@ import (
 )
 
 // Locks provides the app's *lock.Session, built with cfg on the app's
-// *api.Client (and the app's hclog.Logger, if any): one Consul session
+// *api.Client (and the app's hclog.Logger and lock.Metrics, if the graph
+// has them; a metrics adapter's Lock(), say): one Consul session
 // and check for every Mutex and Semaphore the app takes. Constructing it
 // sends nothing to Consul (the session is created at the first lock), so
 // the app starts while Consul is down; OnStop closes it, which cancels the
@@ -20,15 +21,15 @@ import (
 // app, naming the field.
 func Locks(cfg lock.Config) fx.Option {
 	return fx.Module("consulelect.locks", fx.Provide(fx.Annotate(
-		func(lc fx.Lifecycle, client *api.Client, log hclog.Logger) (*lock.Session, error) {
+		func(lc fx.Lifecycle, client *api.Client, log hclog.Logger, metrics lock.Metrics) (*lock.Session, error) {
 			if log != nil {
 				log = log.Named("lock")
 			}
-			s, err := lock.NewSession(client, cfg, lock.WithLogger(log))
+			s, err := lock.NewSession(client, cfg, lock.WithLogger(log), lock.WithMetrics(metrics))
 			if err != nil {
 				return nil, err
 			}
 			lc.Append(fx.Hook{OnStop: func(ctx context.Context) error { return s.Close(ctx) }})
 			return s, nil
-		}, fx.ParamTags(``, ``, `optional:"true"`))))
+		}, fx.ParamTags(``, ``, `optional:"true"`, `optional:"true"`))))
 }

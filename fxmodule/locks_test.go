@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,8 +22,10 @@ import (
 func TestLocks(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{})
 	var s *lock.Session
+	var acquired atomic.Int32
 	app := fxtest.New(t,
 		fx.Supply(srv.Client(t)),
+		fx.Supply(lock.Metrics{Acquired: func(string, uint64, time.Duration) { acquired.Add(1) }}), // the graph's metrics are used
 		fxmodule.Locks(lock.Config{Identity: "app"}),
 		fx.Populate(&s),
 	)
@@ -34,6 +37,9 @@ func TestLocks(t *testing.T) {
 	l, err := m.Lock(context.Background())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if acquired.Load() != 1 {
+		t.Errorf("the graph's lock.Metrics saw %d acquires, want 1", acquired.Load())
 	}
 	unlocked := make(chan error, 1)
 	go func() {

@@ -13,13 +13,17 @@
 //
 // Every flag has an environment variable: CONSUL_HTTP_ADDR (and the other
 // CONSUL_HTTP_* variables for token and TLS), CONSULELECT_KEY,
-// CONSULELECT_ID, LISTEN_ADDR, LEDGER_KEY, LEDGER_INTERVAL.
+// CONSULELECT_ID, LISTEN_ADDR, LEDGER_KEY, LEDGER_INTERVAL, ADVERTISE_SERVICE (the
+// service tagged leader or standby: leader.example-service.service.consul
+// answers with the leader's address).
 package main
 
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -39,6 +43,7 @@ type options struct {
 	ledgerKey  string
 	interval   time.Duration
 	logLevel   string
+	advertise  string // the service name tagged leader/standby in the catalog ("" for none)
 }
 
 func parseOptions(args []string, getenv func(string) string) (options, error) {
@@ -62,6 +67,8 @@ func parseOptions(args []string, getenv func(string) string) (options, error) {
 	}
 	fs.DurationVar(&o.interval, "interval", interval, "ledger append interval (env LEDGER_INTERVAL)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "info"), "log level (env LOG_LEVEL)")
+	fs.StringVar(&o.advertise, "advertise", env("ADVERTISE_SERVICE", "example-service"),
+		"service registered with the tag leader or standby, for leader.<name>.service.consul; empty for none (env ADVERTISE_SERVICE)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -113,8 +120,20 @@ func newConsulClient(o options) (*api.Client, error) {
 	return api.NewClient(cfg)
 }
 
-func newModuleConfig(o options) fxmodule.Config {
-	return fxmodule.Config{Leader: leader.Config{Key: o.key, Identity: o.identity, Address: o.listen}}
+func newModuleConfig(o options) (fxmodule.Config, error) {
+	cfg := fxmodule.Config{Leader: leader.Config{Key: o.key, Identity: o.identity, Address: o.listen}}
+	if o.advertise != "" { // other services find the leader at leader.<name>.service.consul
+		host, port, err := net.SplitHostPort(o.listen)
+		if err != nil {
+			return cfg, fmt.Errorf("-listen %q: %w", o.listen, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return cfg, fmt.Errorf("-listen %q: %w", o.listen, err)
+		}
+		cfg.Leader.Advertise = &leader.Advertise{Service: o.advertise, Address: host, Port: p}
+	}
+	return cfg, nil
 }
 
 func newLedger(o options, client *api.Client) *ledger {

@@ -34,7 +34,7 @@ type replica struct {
 func startReplica(t *testing.T, consulAddr, id string) *replica {
 	t.Helper()
 	o := options{consulAddr: consulAddr, key: "example/leader", identity: id, listen: "127.0.0.1:0",
-		ledgerKey: "example/ledger", interval: 50 * time.Millisecond, logLevel: "warn"}
+		ledgerKey: "example/ledger", interval: 50 * time.Millisecond, logLevel: "warn", advertise: "example-svc"}
 	r := &replica{}
 	r.app = fxtest.New(t, appOptions(o, fx.Populate(&r.server, &r.elector, &r.ledger))...)
 	r.app.RequireStart()
@@ -69,6 +69,7 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 // the old leader's write with its old term is rejected by Consul.
 func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
 	r1 := startReplica(t, srv.HTTPAddr, "r1")
 	waitUntil(t, 10*time.Second, "r1 to lead", r1.elector.IsLeader)
 	r2 := startReplica(t, srv.HTTPAddr, "r2")
@@ -120,8 +121,17 @@ func TestServiceEndpointsAndFencedLedger(t *testing.T) {
 	oldTerm := r1.elector.Term()
 	waitUntil(t, 5*time.Second, "r1's records", func() bool { return countBy(t, base(r2), "r1", oldTerm.Token()) >= 3 })
 
+	tagged := func(tag, id string) func() bool { // the catalog's view of the DNS tag
+		return func() bool {
+			svcs, _, err := client.Catalog().Service("example-svc", tag, nil)
+			return err == nil && len(svcs) == 1 && svcs[0].ServiceID == "example-svc-"+id
+		}
+	}
+	waitUntil(t, 5*time.Second, "r1 tagged leader in the catalog", tagged("leader", "r1"))
+	waitUntil(t, 5*time.Second, "r2 tagged standby in the catalog", tagged("standby", "r2"))
 	r1.app.RequireStop() // graceful: the worker stops, the key is released
 	waitUntil(t, 5*time.Second, "r2 to lead", r2.elector.IsLeader)
+	waitUntil(t, 5*time.Second, "r2 tagged leader in the catalog", tagged("leader", "r2"))
 	if got, _ := scrape(t, base(r2), status); got != 1 {
 		t.Errorf("r2 /metrics after the handoff: %s = %v, want 1", status, got)
 	}

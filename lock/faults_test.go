@@ -316,3 +316,45 @@ func TestLateAcquireAnswerIsNotAHold(t *testing.T) {
 		})
 	}
 }
+
+// A join whose answer came too late is made again, and Consul does not
+// rewrite a key whose value is unchanged: when another holder joined in
+// between (the holders already list us both), the second join must still
+// give a token of its own, not the other holder's. (Found by make chaos:
+// two semaphore holders with token 35.)
+func TestSemaphoreRejoinGetsAFreshToken(t *testing.T) {
+	srv := devServer(t)
+	p := consultest.NewFaultProxy(t, srv.HTTPAddr)
+	c, err := api.NewClient(p.Config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := lock.Config{Identity: "late", DemoteAfter: time.Second, LockDelay: 1500 * time.Millisecond, ConfirmInterval: 250 * time.Millisecond}
+	a := semaphoreOn(t, newSession(t, c, cfg), "rejoin", 2)
+	b := semaphoreOn(t, newSession(t, srv.Client(t), cfg), "rejoin", 2)
+	p.DelayNext(consultest.Match{Path: "/v1/txn"}, cfg.DemoteAfter+300*time.Millisecond, 1)
+	var lb *lock.Held
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(300 * time.Millisecond) // a's join is applied, its answer held back
+		var err error
+		if lb, err = b(ctxFor(t, 10*time.Second)); err != nil {
+			t.Error(err)
+		}
+	}()
+	la, err := a(ctxFor(t, 20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if lb == nil {
+		t.FailNow()
+	}
+	defer la.Unlock(context.Background())
+	defer lb.Unlock(context.Background())
+	t.Logf("tokens: late joiner %d, the other %d", la.Token(), lb.Token())
+	if la.Token() == lb.Token() {
+		t.Errorf("two holders share token %d", la.Token())
+	}
+}

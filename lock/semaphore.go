@@ -37,10 +37,16 @@ type Semaphore struct {
 	dead map[string]time.Time
 }
 
-// semaphoreLock is the value of "<prefix>/.lock", as api.Semaphore writes it.
+// semaphoreLock is the value of "<prefix>/.lock", as api.Semaphore writes
+// it, plus Join (which api.Semaphore ignores and drops).
 type semaphoreLock struct {
 	Limit   int
 	Holders map[string]bool
+	// Join is fresh for every join we write: Consul does not rewrite a key
+	// whose value is unchanged, so a join again of a session already among
+	// the holders (its first answer came late) would keep the lock's
+	// ModifyIndex, the token of whoever joined last.
+	Join string `json:",omitempty"`
 }
 
 // Semaphore returns the semaphore on prefix with limit holders. Every

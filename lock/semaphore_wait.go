@@ -2,6 +2,8 @@ package lock
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,6 +119,13 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 	}
 }
 
+// newNonce is 16 random hex digits.
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // errConflict: the join's CAS lost a race; read again.
 var errConflict = errors.New("semaphore changed meanwhile")
 
@@ -174,9 +183,11 @@ func (sem *Semaphore) join(ctx context.Context, st *semState, session string, pr
 		delete(holders, h)
 		sem.s.log.Info("pruning a semaphore holder gone for LockDelay", "prefix", sem.prefix, "holder", h)
 	}
+	cas := sem.casOp(st.lock, holders)
+	cas.KV.Value, _ = json.Marshal(semaphoreLock{Limit: sem.limit, Holders: holders, Join: newNonce()})
 	ops := api.TxnOps{
 		{KV: &api.KVTxnOp{Verb: api.KVLock, Key: sem.prefix + "/" + session, Value: sem.value, Flags: api.SemaphoreFlagValue, Session: session}},
-		sem.casOp(st.lock, holders),
+		cas,
 	}
 	rctx, cancel := context.WithTimeout(ctx, sem.s.cfg.RequestTimeout)
 	defer cancel()

@@ -170,6 +170,20 @@ func (a *advertiser) set(ctx context.Context, leading bool) {
 	}
 }
 
+// nudge writes the registration again soon (the agent may have lost it).
+func (a *advertiser) nudge() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.written = false
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
 // register writes the registration for the role.
 func (a *advertiser) register(ctx context.Context, leading bool) error {
 	tag := a.cfg.StandbyTag

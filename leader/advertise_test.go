@@ -167,3 +167,26 @@ func TestAdvertiseConfig(t *testing.T) {
 		}
 	}
 }
+
+// A client agent restarted without its state forgets every service
+// registered through its API: the elector registers its check again, and
+// the advertised service with it, also when its role does not change (a
+// standby), not 30s later at the next reconcile.
+func TestAdvertiseSurvivesAgentRestartWithoutState(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	agent := consultest.ClientAgent(t, srv, consultest.Options{Bind: "127.0.0.2"})
+	adv := func(addr string) *leader.Advertise { return &leader.Advertise{Service: "restarted", Address: addr} }
+	l := startElector(t, srv.Client(t), leader.Config{Key: "svc/advertise-restart", Identity: "on-server", Advertise: adv("127.0.0.31")})
+	waitFor(t, 10*time.Second, "the server's elector to lead", l.IsLeader)
+	startElector(t, agent.Client(t), leader.Config{Key: "svc/advertise-restart", Identity: "on-agent", Advertise: adv("127.0.0.32")})
+	waitDNS(t, srv, "standby.restarted.service.consul", "127.0.0.32")
+	agent.RestartWithoutState(t)
+	back := time.Now()
+	local := agent.Client(t).Agent()
+	waitFor(t, 10*time.Second, "the standby registered on the agent again (the reconcile would take 30s)", func() bool {
+		svcs, err := local.ServicesWithFilter(`Service == "restarted" and "standby" in Tags`)
+		return err == nil && len(svcs) == 1
+	})
+	t.Logf("advertised again %v after the agent came back", time.Since(back))
+	waitDNS(t, srv, "standby.restarted.service.consul", "127.0.0.32")
+}

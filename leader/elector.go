@@ -332,6 +332,7 @@ func (e *Elector) heartbeat(ctx context.Context) *hold.Heartbeat {
 		map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity,
 			metaPriority: strconv.Itoa(e.cfg.Priority), metaVersion: e.cfg.Version},
 		e.clock, e.log, e.noteError)
+	hb.Registered = e.adv.nudge // an agent that lost the check lost the advertised service too
 	// Not Run's ctx: the check must keep passing while a stopping leader
 	// waits for its work (the key stays ours); run stops it at the end.
 	hb.Start(context.WithoutCancel(ctx))

@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/consul/api"
 
@@ -16,12 +17,23 @@ func (e *Elector) createSession(ctx context.Context, hb *hold.Heartbeat, r *retr
 		Name:      "consulelect " + e.cfg.Key + " " + e.cfg.Identity,
 		LockDelay: e.cfg.LockDelay, SessionTTL: e.cfg.SessionTTL,
 		Datacenter: e.cfg.Datacenter, Timeout: e.cfg.RequestTimeout,
-	}, func(err error) bool { return r.wait(ctx, "create session", err) })
+	}, func(err error) bool { return r.wait(ctx, "create session", e.crossDatacenter(err)) })
 	if err == nil {
 		r.ok()
 		e.log.Debug("session created", "session", id)
 	}
 	return id, err
+}
+
+// crossDatacenter turns the answer to a session created in a datacenter
+// that does not know this agent's node into a permanent error that says
+// what to do: retrying cannot fix it.
+func (e *Elector) crossDatacenter(err error) error {
+	if e.cfg.Datacenter == "" || !strings.Contains(err.Error(), "Missing node registration") {
+		return err
+	}
+	return fmt.Errorf("%w: Datacenter %q: a session there must name a node of that datacenter, and this agent's node is not one; run the candidates on agents of %q, or leave Datacenter empty: %w",
+		ErrPermanent, e.cfg.Datacenter, e.cfg.Datacenter, err)
 }
 
 // destroySession destroys a session (its keys should be released first:

@@ -53,6 +53,10 @@ type HeartbeatConfig struct {
 	Log                     hclog.Logger
 	Note                    func(error)      // where its errors go: Status and metrics
 	IsPermanent             func(error) bool // which errors retrying will not fix
+	// Registered, if set, is called after each registration of the check
+	// (at the start, and again after an agent lost it): what else the owner
+	// registered on the agent may be gone too.
+	Registered func()
 }
 
 // NewHeartbeat returns a heartbeat for a check with cfg's timings; Start
@@ -123,6 +127,9 @@ func (h *Heartbeat) beat(ctx context.Context) time.Duration {
 		err := h.register(ctx)
 		if err == nil {
 			h.setHealthy(true)
+			if h.Registered != nil {
+				h.Registered()
+			}
 			return wait
 		}
 		if ctx.Err() != nil {

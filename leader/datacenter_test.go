@@ -1,6 +1,7 @@
 package leader_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/leader"
+	"github.com/consulelect/consulelect/lock"
 )
 
 // Two WAN-joined datacenters: an elector on a dc1 agent with Datacenter
@@ -35,5 +37,21 @@ func TestOtherDatacenterIsRefusedClearly(t *testing.T) {
 	t.Logf("the dc1 elector's status: %v", remote.Status().LastError)
 	if remote.IsLeader() {
 		t.Fatal("the elector in dc1 leads a dc2 key")
+	}
+
+	// The locks say the same, at once.
+	s, err := lock.NewSession(c1, lock.Config{Datacenter: "dc2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	m, err := s.Mutex("svc/dc2-lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := m.Lock(ctx); !errors.Is(err, lock.ErrPermanent) || !strings.Contains(err.Error(), `Datacenter "dc2"`) {
+		t.Errorf("Lock in another datacenter: %v, want ErrPermanent naming Datacenter", err)
 	}
 }

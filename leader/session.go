@@ -3,7 +3,6 @@ package leader
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/consul/api"
 
@@ -29,11 +28,10 @@ func (e *Elector) createSession(ctx context.Context, hb *hold.Heartbeat, r *retr
 // that does not know this agent's node into a permanent error that says
 // what to do: retrying cannot fix it.
 func (e *Elector) crossDatacenter(err error) error {
-	if e.cfg.Datacenter == "" || !strings.Contains(err.Error(), "Missing node registration") {
-		return err
+	if why := hold.OtherDatacenter(e.cfg.Datacenter, err); why != nil {
+		return fmt.Errorf("%w: %w", ErrPermanent, why)
 	}
-	return fmt.Errorf("%w: Datacenter %q: a session there must name a node of that datacenter, and this agent's node is not one; run the candidates on agents of %q, or leave Datacenter empty: %w",
-		ErrPermanent, e.cfg.Datacenter, e.cfg.Datacenter, err)
+	return err
 }
 
 // destroySession destroys a session (its keys should be released first:

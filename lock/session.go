@@ -146,6 +146,9 @@ func (s *Session) current(ctx context.Context) (string, error) {
 		Name: "consulelect lock " + s.cfg.Identity, LockDelay: s.cfg.LockDelay,
 		Datacenter: s.cfg.Datacenter, Timeout: s.cfg.RequestTimeout,
 	}, func(err error) bool {
+		if why := hold.OtherDatacenter(s.cfg.Datacenter, err); why != nil {
+			err = fmt.Errorf("%w: %w", ErrPermanent, why)
+		}
 		last = err
 		if isPermanent(err) {
 			return false

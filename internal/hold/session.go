@@ -2,6 +2,7 @@ package hold
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -52,4 +53,14 @@ func CreateSession(ctx context.Context, client *api.Client, hb *Heartbeat, spec 
 			return "", ctx.Err()
 		}
 	}
+}
+
+// OtherDatacenter explains Consul's answer to a session created in
+// datacenter dc that does not know this agent's node (the session names
+// it), or returns nil for any other error: retrying cannot fix it.
+func OtherDatacenter(dc string, err error) error {
+	if dc == "" || err == nil || !strings.Contains(err.Error(), "Missing node registration") {
+		return nil
+	}
+	return fmt.Errorf("Datacenter %q: a session there must name a node of that datacenter, and this agent's node is not one; run on an agent of %q, or leave Datacenter empty: %w", dc, dc, err)
 }

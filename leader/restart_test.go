@@ -1,12 +1,14 @@
 package leader_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/leader"
+	"github.com/consulelect/consulelect/lock"
 )
 
 // recoverAfterRestart crashes agent, keeps it down for down, and starts
@@ -21,11 +23,19 @@ import (
 // key was last without a leader.
 func recoverAfterRestart(t *testing.T, agent *consultest.Agent, es []*leader.Elector, down time.Duration) time.Duration {
 	t.Helper()
-	if down > 0 {
-		agent.Kill(t)
-		time.Sleep(down) // the outage's length
-	}
-	agent.RestartWithoutState(t)
+	return recoverAfter(t, es, func() {
+		if down > 0 {
+			agent.Kill(t)
+			time.Sleep(down) // the outage's length
+		}
+		agent.RestartWithoutState(t)
+	})
+}
+
+// recoverAfter is recoverAfterRestart with the restart done by restart.
+func recoverAfter(t *testing.T, es []*leader.Elector, restart func()) time.Duration {
+	t.Helper()
+	restart()
 	back := time.Now()
 	cfg := es[0].Config()
 	window := 3*time.Second + cfg.CheckTTL + cfg.LockDelay + 2*time.Second
@@ -108,5 +118,59 @@ func TestGroupAgentRestartWithoutState(t *testing.T) {
 	for trial, down := range []time.Duration{0, 3 * time.Second} {
 		took := recoverAfterRestart(t, agent, es, down)
 		t.Logf("trial %d (down %v): every key led again %v after the agent returned", trial, down, took)
+	}
+}
+
+// Every way a client agent restarts (SIGTERM, which leaves the cluster and
+// so invalidates the node's sessions, or SIGKILL; with its data directory
+// or without it): a standalone elector, a Group's elector and a lock holder
+// on that agent all lead or hold again within seconds after it returns,
+// by themselves, with no error left in Status, and no term granted after
+// its return is lost (recoverAfter).
+func TestAgentRestartKinds(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	agent := consultest.ClientAgent(t, srv, consultest.Options{Bind: "127.0.0.2"})
+	client := agent.Client(t)
+	g := startGroup(t, client)
+	es := []*leader.Elector{
+		startElector(t, client, cfgFor("svc/restart-kinds/alone", "alone")),
+		startElector(t, client, cfgFor("svc/restart-kinds/grouped", "grouped"), leader.WithGroup(g)),
+	}
+	waitFor(t, 15*time.Second, "both to lead", func() bool { return es[0].IsLeader() && es[1].IsLeader() })
+	locks, err := lock.NewSession(client, lock.Config{Identity: "locker"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locks.Close(context.Background())
+	mx, err := locks.Mutex("svc/restart-kinds/lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		name    string
+		restart func()
+	}{
+		{"SIGTERM, with its state", func() { agent.Restart(t) }},
+		{"SIGKILL, with its state", func() { agent.Kill(t); agent.Restart(t) }},
+		{"SIGTERM, without its state", func() { agent.Stop(t); agent.RestartWithoutState(t) }},
+		{"SIGKILL, without its state", func() { agent.RestartWithoutState(t) }},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		h, err := mx.Lock(ctx)
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: lock before the restart: %v", k.name, err)
+		}
+		took := recoverAfter(t, es, k.restart)
+		_ = h.Unlock(ctx) // lost or not: cleaned up
+		start := time.Now()
+		h, err = mx.Lock(ctx)
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: lock after the restart: %v", k.name, err)
+		}
+		t.Logf("%s: every key led again %v after the agent returned; the lock held again %v later", k.name, took, time.Since(start))
+		_ = h.Unlock(ctx)
+		cancel()
 	}
 }

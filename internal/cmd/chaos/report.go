@@ -95,6 +95,9 @@ func checksTable(w func(string, ...any), h *history, v *verdict) {
 	share, window, gap := availability(h)
 	w("| availability: share of the run (first fault to the end) with a leader | %.1f%% of %s; longest gap %s |\n",
 		100*share, fmtDur(window.dur()), fmtDur(gap.dur()))
+	fshare, unexplained := felt(h)
+	w("| availability as users feel it: the same, leaving out each fault's own failover (goal ≥ 99.9%%) | %.2f%%; longest leaderless stretch no fault explains %s |\n",
+		100*fshare, fmtDur(unexplained.dur()))
 }
 
 // lockRows are the checks of the mutex and the semaphore, when the run

@@ -76,3 +76,45 @@ bench: consul
 
 clean:
 	rm -rf $(CACHE)
+
+# Consul version matrix: the core real-agent tests (the leader and lock
+# packages) against the oldest Consul release the library supports, the
+# pinned one (tools/consul, the binary `make test` uses) and the newest that
+# builds here. Each extra version V is a nested module tools/consul-V made
+# like tools/consul and is built once into .cache/bin/consul-V, rebuilt only
+# when its go.mod or go.sum changes (a cold build takes about 4 minutes
+# each). `make test` keeps the one pinned version. To add a version, create
+# tools/consul-V the same way and name it in CONSUL_MATRIX.
+CONSUL_MATRIX ?= 1.16.6 1.21.0 1.22.7
+CONSUL_PINNED := $(shell awk '$$1 == "github.com/hashicorp/consul" { sub(/^v/, "", $$2); print $$2 }' tools/consul/go.mod)
+MATRIX_PKGS ?= ./leader/ ./lock/
+# Extra `go test` flags for the matrix, e.g. MATRIX_FLAGS='-run Election'.
+MATRIX_FLAGS ?=
+matrix_bin = $(if $(filter $(CONSUL_PINNED),$(1)),$(CONSUL),$(CACHE)/bin/consul-$(1))
+
+.PHONY: consul-matrix-bins test-matrix
+
+consul-matrix-bins: $(foreach v,$(CONSUL_MATRIX),$(call matrix_bin,$(v)))
+
+$(CACHE)/bin/consul-%: tools/consul-%/go.mod tools/consul-%/go.sum
+	@mkdir -p $(dir $@)
+	@echo "building consul $* (once, cached in .cache/bin; a cold build takes about 4 minutes)"
+	$(GO) build -C tools/consul-$* -o $@ github.com/hashicorp/consul
+	@touch $@
+
+# Runs the packages once per version, one version after the other, and
+# prints PASS/FAIL and the duration of each; fails if any version failed.
+test-matrix: consul-matrix-bins
+	@status=0; summary=""; \
+	for v in $(CONSUL_MATRIX); do \
+	  if [ "$$v" = "$(CONSUL_PINNED)" ]; then bin="$(CONSUL)"; else bin="$(CACHE)/bin/consul-$$v"; fi; \
+	  ver=$$("$$bin" version | head -n 1); \
+	  echo "== Consul $$v: $$ver ($$bin)"; \
+	  start=$$(date +%s); \
+	  if CONSUL_BIN="$$bin" $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(MATRIX_FLAGS) $(MATRIX_PKGS); then r=PASS; else r=FAIL; status=1; fi; \
+	  d=$$(( $$(date +%s) - start )); \
+	  line=$$(printf '%-8s %s  %dm%02ds  (%s)' "$$v" "$$r" $$((d / 60)) $$((d % 60)) "$$ver"); \
+	  echo "== $$line"; summary="$$summary$$line"$$'\n'; \
+	done; \
+	echo "== Consul matrix ($(MATRIX_PKGS)):"; printf '%s' "$$summary"; \
+	exit $$status

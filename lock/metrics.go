@@ -21,8 +21,10 @@ type Metrics struct {
 	// it was held.
 	Released func(key string, reason error, held time.Duration)
 	// ConsulError is called for failed Consul requests of the Session's
-	// own (its check, confirmations, background retries).
-	ConsulError func(err error)
+	// own (its check, confirmations, background retries), with permanent
+	// telling an error that retrying will not fix (ACL denied, an invalid
+	// request, a key of another protocol) from a transient one.
+	ConsulError func(err error, permanent bool)
 }
 
 // WithMetrics sets where the Session reports its measurements (default:
@@ -43,6 +45,6 @@ func (m Metrics) released(key string, reason error, held time.Duration) {
 
 func (m Metrics) consulError(err error) {
 	if m.ConsulError != nil && err != nil {
-		m.ConsulError(err)
+		m.ConsulError(err, isPermanent(err))
 	}
 }

@@ -36,7 +36,7 @@ func TestMetrics(t *testing.T) {
 			defer mu.Unlock()
 			evs = append(evs, ev{"released", 0, held, reason})
 		},
-		ConsulError: func(error) {
+		ConsulError: func(error, bool) {
 			mu.Lock()
 			defer mu.Unlock()
 			errs++

@@ -204,8 +204,8 @@ func (m *Metrics) Lock() lock.Metrics {
 			m.lockReleases.Add(context.Background(), 1, metric.WithAttributes(attribute.String("key", k),
 				attribute.String("reason", lockReason(reason))))
 		},
-		ConsulError: func(err error) {
-			m.lockErrors.Add(context.Background(), 1, metric.WithAttributes(attribute.String("class", class(lockPermanent(err)))))
+		ConsulError: func(_ error, permanent bool) {
+			m.lockErrors.Add(context.Background(), 1, metric.WithAttributes(attribute.String("class", class(permanent))))
 		},
 	}
 }
@@ -287,13 +287,6 @@ func class(permanent bool) string {
 		return "permanent"
 	}
 	return "transient"
-}
-
-// lockPermanent tells a lock session's permanent Consul errors (ACL
-// denied, invalid request, a key of another protocol) from transient ones.
-func lockPermanent(err error) bool {
-	return errors.Is(err, lock.ErrPermanent) || errors.Is(err, lock.ErrForeignKey) ||
-		errors.Is(err, lock.ErrLimitConflict) || leader.IsPermanent(err)
 }
 
 // leaderReason is the label of a term's end reason. The ways of losing

@@ -301,9 +301,9 @@ func TestConsulErrorClass(t *testing.T) {
 	}
 	m.Leader().ConsulError("k", errors.New("connection refused"), false)
 	m.Leader().ConsulError("k", fmt.Errorf("acl: %w", leader.ErrPermanent), true)
-	m.Lock().ConsulError(errors.New("timeout"))
-	m.Lock().ConsulError(fmt.Errorf("acl: %w", lock.ErrPermanent))
-	m.Lock().ConsulError(api.StatusError{Code: 403, Body: "Permission denied"})
+	m.Lock().ConsulError(errors.New("timeout"), false)
+	m.Lock().ConsulError(fmt.Errorf("acl: %w", lock.ErrPermanent), true)
+	m.Lock().ConsulError(api.StatusError{Code: 403, Body: "Permission denied"}, true)
 	expect(t, reg, 1, "consulelect_leader_consul_errors_total", "key", "k", "class", "transient")
 	expect(t, reg, 1, "consulelect_leader_consul_errors_total", "key", "k", "class", "permanent")
 	expect(t, reg, 1, "consulelect_lock_consul_errors_total", "class", "transient")

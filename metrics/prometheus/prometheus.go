@@ -197,8 +197,8 @@ func (m *Metrics) Lock() lock.Metrics {
 			m.lockHeld.WithLabelValues(k).Dec()
 			m.lockReleases.WithLabelValues(k, lockReason(reason)).Inc()
 		},
-		ConsulError: func(err error) {
-			m.lockErrors.WithLabelValues(class(lockPermanent(err))).Inc()
+		ConsulError: func(_ error, permanent bool) {
+			m.lockErrors.WithLabelValues(class(permanent)).Inc()
 		},
 	}
 }
@@ -284,13 +284,6 @@ func class(permanent bool) string {
 		return "permanent"
 	}
 	return "transient"
-}
-
-// lockPermanent tells a lock session's permanent Consul errors (ACL
-// denied, invalid request, a key of another protocol) from transient ones.
-func lockPermanent(err error) bool {
-	return errors.Is(err, lock.ErrPermanent) || errors.Is(err, lock.ErrForeignKey) ||
-		errors.Is(err, lock.ErrLimitConflict) || leader.IsPermanent(err)
 }
 
 // leaderReason is the label of a term's end reason. The ways of losing

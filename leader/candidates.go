@@ -188,18 +188,24 @@ func (c *candidates) delay(lastHolder, handTo string) time.Duration {
 	if handTo == self.ServiceID {
 		return 0
 	}
-	slices.SortStableFunc(line, func(a, b Candidate) int {
-		if r := c.rank.compare(a, b); r != 0 {
-			return r
-		}
-		return strings.Compare(a.ServiceID, b.ServiceID)
-	})
+	c.order(line)
 	pos := slices.IndexFunc(line, func(o Candidate) bool { return o.ServiceID == self.ServiceID })
 	d := time.Duration(pos) * rankStep
 	if handedToLive || c.rank.compare(line[0], self) < 0 {
 		d += preferWait
 	}
 	return d
+}
+
+// order sorts candidates into the line: best-ranked first, then by
+// service ID.
+func (c *candidates) order(line []Candidate) {
+	slices.SortFunc(line, func(a, b Candidate) int {
+		if r := c.rank.compare(a, b); r != 0 {
+			return r
+		}
+		return strings.Compare(a.ServiceID, b.ServiceID)
+	})
 }
 
 // better returns the best-ranked live candidate that ranks above self and

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/hashicorp/consul/api"
@@ -89,12 +88,7 @@ func (e *Elector) target(line *candidates, to string) (Candidate, error) {
 		if len(eligible) == 0 {
 			return Candidate{}, fmt.Errorf("%w: no other candidate is live", ErrNoCandidate)
 		}
-		slices.SortStableFunc(eligible, func(a, b Candidate) int {
-			if r := line.rank.compare(a, b); r != 0 {
-				return r
-			}
-			return strings.Compare(a.ServiceID, b.ServiceID)
-		})
+		line.order(eligible)
 		return eligible[0], nil
 	}
 	if to == self.Identity || to == self.ServiceID {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/consulelect/consulelect/internal/netns"
 )
 
 // Agent is a Consul agent process started by [DevServer], [ClientAgent] or
@@ -17,7 +19,8 @@ import (
 type Agent struct {
 	// Name is the node name.
 	Name string
-	// Bind is the loopback address the agent binds and advertises.
+	// Bind is the address the agent binds and advertises: a loopback
+	// address, or its Host's address.
 	Bind string
 	// Datacenter is the agent's datacenter.
 	Datacenter string
@@ -45,6 +48,9 @@ type Agent struct {
 	Dev bool
 	// ACL reports whether ACLs are enabled (see Options.ACL).
 	ACL bool
+	// Host is the network namespace the agent runs in (Options.Host), or
+	// nil.
+	Host *netns.Host
 
 	bin             string
 	nodeName        string // Options.NodeName, "" for the default
@@ -92,7 +98,9 @@ func ClientAgent(t testing.TB, join *Agent, opts Options) *Agent {
 func newAgent(t testing.TB, opts Options, server, dev bool) *Agent {
 	t.Helper()
 	opts = opts.withDefaults()
-	if ip := net.ParseIP(opts.Bind); ip == nil || !ip.IsLoopback() {
+	if opts.Host != nil {
+		opts.Bind = opts.Host.IP
+	} else if ip := net.ParseIP(opts.Bind); ip == nil || !ip.IsLoopback() {
 		t.Fatalf("consultest: Bind %q is not a loopback address", opts.Bind)
 	}
 	dir := t.TempDir()
@@ -105,6 +113,7 @@ func newAgent(t testing.TB, opts Options, server, dev bool) *Agent {
 		Server:     server,
 		Dev:        dev,
 		ACL:        opts.ACL,
+		Host:       opts.Host,
 		bin:        Binary(t),
 		nodeName:   opts.NodeName,
 		extra:      opts.Extra,
@@ -121,7 +130,7 @@ func newAgent(t testing.TB, opts Options, server, dev bool) *Agent {
 // that derive from them.
 func (a *Agent) assignPorts(t testing.TB) {
 	t.Helper()
-	ps, err := allocPorts(a.Bind)
+	ps, err := allocPorts(a.Bind, a.Host == nil)
 	if err != nil {
 		t.Fatalf("consultest: %v", err)
 	}

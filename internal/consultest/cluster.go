@@ -17,7 +17,8 @@ const clusterFirstIP = 11
 // its own ports and data directory; every server retry_joins all others.
 // It waits until a raft leader exists and every server's node is registered
 // and passing serfHealth. opts.Bind is ignored; opts.NodeName, if set, is
-// suffixed with "-<i>".
+// suffixed with "-<i>". With opts.Net, each server runs on a host of that
+// net instead (Agent.Host), with the same ports scheme.
 func Cluster(t testing.TB, n int, opts Options) []*Agent {
 	t.Helper()
 	if n < 1 || clusterFirstIP+n > 255 {
@@ -29,6 +30,13 @@ func Cluster(t testing.TB, n int, opts Options) []*Agent {
 		o.Bind = fmt.Sprintf("127.0.0.%d", clusterFirstIP+i)
 		if opts.NodeName != "" {
 			o.NodeName = fmt.Sprintf("%s-%d", opts.NodeName, i)
+		}
+		if opts.Net != nil {
+			name := o.NodeName
+			if name == "" {
+				name = fmt.Sprintf("server-%d", i)
+			}
+			o.Host = opts.Net.Host(name)
 		}
 		servers[i] = newAgent(t, o, true, false)
 		servers[i].bootstrapExpect = n

@@ -31,7 +31,7 @@ func TestModuleRoot(t *testing.T) {
 func TestAllocPorts(t *testing.T) {
 	seen := map[int]bool{}
 	for i := 0; i < 20; i++ {
-		ps, err := allocPorts("127.0.0.1")
+		ps, err := allocPorts("127.0.0.1", true)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,5 +1,7 @@
 package consultest
 
+import "github.com/consulelect/consulelect/internal/netns"
+
 // RootToken is the ACL initial management token of every agent started with
 // Options.ACL. It is also the agent token of those agents and the token of
 // the api configs returned by [Agent.Config] for them.
@@ -21,6 +23,13 @@ type Options struct {
 	// Datacenter is the datacenter name. Default "dc1" (for ClientAgent: the
 	// datacenter of the agent it joins).
 	Datacenter string
+	// Host runs the agent in that network namespace, bound to its address
+	// (Bind is ignored), so that faults can be cut between it and the
+	// other hosts of its net. Optional; ignored by Cluster (see Net).
+	Host *netns.Host
+	// Net gives each server of a Cluster a host of its own on that net,
+	// named after the server's node name. Optional.
+	Net *netns.Net
 	// Extra holds top-level keys merged into the generated JSON agent
 	// configuration, overriding generated keys of the same name, e.g.
 	// {"gossip_lan": {"probe_interval": "200ms"}}. Optional.

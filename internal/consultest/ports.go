@@ -31,10 +31,12 @@ const (
 	portMaxLimit = 32768
 )
 
-// allocPorts picks the five ports of an agent on host. Every port is free
-// for TCP on host; the serf ports are free for UDP too. The probes are held
-// open until all five ports are chosen.
-func allocPorts(host string) (ports, error) {
+// allocPorts picks the five ports of an agent on host. With probe, every
+// port is free for TCP on host, the serf ports for UDP too, and the probes
+// are held open until all five ports are chosen. Without it (host is in a
+// network namespace of its own, which this process cannot bind in), the
+// ports are only distinct from those handed out before.
+func allocPorts(host string, probe bool) (ports, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
 
@@ -51,6 +53,10 @@ func allocPorts(host string) (ports, error) {
 			addr := net.JoinHostPort(host, strconv.Itoa(p))
 			if handedOut[addr] {
 				continue
+			}
+			if !probe {
+				handedOut[addr] = true
+				return p, nil
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {

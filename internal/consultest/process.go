@@ -58,6 +58,9 @@ func (a *Agent) launch() error {
 	a.starts++
 	fmt.Fprintf(logf, "=== consultest: start #%d: consul %s\n", a.starts, strings.Join(a.args(), " "))
 	cmd := exec.Command(a.bin, a.args()...)
+	if a.Host != nil {
+		cmd = a.Host.Command(a.bin, a.args()...)
+	}
 	cmd.Dir = a.DataDir
 	cmd.Stdout = logf
 	cmd.Stderr = logf

@@ -47,7 +47,15 @@ func (c *proxyConn) close() {
 // to target when accepted; if that fails the client connection is closed.
 func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return NewProxyOn(t, "127.0.0.1", target)
+}
+
+// NewProxyOn is NewProxy listening on the address host instead (a free
+// port), for instance a network namespace net's RootIP, which processes
+// in the net's namespaces reach.
+func NewProxyOn(t testing.TB, host, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatalf("consultest: proxy listen: %v", err)
 	}

@@ -35,6 +35,11 @@ const (
 	// it every CheckTTL/3, so a process pause of up to 2*CheckTTL/3 (0.8s)
 	// does not cost the session.
 	DefaultCheckTTL = hold.DefaultCheckTTL
+	// DefaultSessionTTL is the session's TTL (see Config.SessionTTL):
+	// Consul's minimum, so that a leader whose host lost the servers but
+	// not its neighbours frees the key within 2*10s + LockDelay, at the
+	// cost of one renewal every 3.3s per session (docs/safety.md).
+	DefaultSessionTTL = hold.DefaultSessionTTL
 	// DefaultDeregisterCriticalAfter removes the check's service from the
 	// catalog after a crash (1m is Consul's minimum).
 	DefaultDeregisterCriticalAfter = time.Minute
@@ -74,9 +79,6 @@ const (
 	// MinSafetyMargin is the least that LockDelay must exceed DemoteAfter
 	// by, and at least a tenth of LockDelay (see docs/safety.md).
 	MinSafetyMargin = hold.MinSafetyMargin
-	// minSessionTTL and maxSessionTTL are Consul's limits for session TTLs.
-	minSessionTTL = 10 * time.Second
-	maxSessionTTL = 24 * time.Hour
 )
 
 // Config configures an Elector. Zero durations take the defaults above.
@@ -133,9 +135,13 @@ type Config struct {
 	DemoteAfter     time.Duration
 	ConfirmInterval time.Duration
 	CheckTTL        time.Duration
-	// SessionTTL adds a TTL to the session, a backstop on top of the linked
-	// checks. 0 (the default) means none; otherwise 10s to 24h (Consul's
-	// limits), renewed every SessionTTL/3.
+	// SessionTTL is the session's TTL, renewed every SessionTTL/3: the
+	// backstop that frees the key when the leader's host is cut off from
+	// the Consul servers while other hosts still reach it (its node stays
+	// alive in gossip, and its agent cannot tell the servers that the
+	// check failed). The servers then invalidate the session at most
+	// 2*SessionTTL after the last renewal. Default DefaultSessionTTL (10s,
+	// Consul's minimum); at most 24h; negative for none.
 	SessionTTL time.Duration
 
 	DeregisterCriticalAfter time.Duration
@@ -164,6 +170,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.LockDelay, DefaultLockDelay)
+	def(&c.SessionTTL, DefaultSessionTTL)
 	def(&c.DemoteAfter, DefaultDemoteAfter)
 	def(&c.ConfirmInterval, DefaultConfirmInterval)
 	def(&c.CheckTTL, DefaultCheckTTL)
@@ -244,7 +251,7 @@ func (c Config) validateShared() error {
 		return bad("%v", err)
 	}
 	if err := hold.CheckBounds(
-		hold.Bound{Name: "SessionTTL", V: c.SessionTTL}, hold.Bound{Name: "DeregisterCriticalAfter", V: c.DeregisterCriticalAfter},
+		hold.Bound{Name: "DeregisterCriticalAfter", V: c.DeregisterCriticalAfter},
 		hold.Bound{Name: "FollowerWait", V: c.FollowerWait, Min: time.Second, Why: "shorter blocking queries are polling"},
 		hold.Bound{Name: "ResignPause", V: c.ResignPause},
 		hold.Bound{Name: "PermanentErrorRetry", V: c.PermanentErrorRetry, Min: time.Second, Why: "retrying an ACL denial faster only loads the servers"},
@@ -252,9 +259,10 @@ func (c Config) validateShared() error {
 	); err != nil {
 		return bad("%v", err)
 	}
+	if err := hold.CheckSessionTTL(c.SessionTTL); err != nil {
+		return bad("%v", err)
+	}
 	switch {
-	case c.SessionTTL != 0 && (c.SessionTTL < minSessionTTL || c.SessionTTL > maxSessionTTL):
-		return bad("SessionTTL (%v) must be 0 or between %v and %v (Consul's limits)", c.SessionTTL, minSessionTTL, maxSessionTTL)
 	case c.DeregisterCriticalAfter < time.Minute:
 		return bad("DeregisterCriticalAfter (%v) must be at least 1m (Consul's minimum)", c.DeregisterCriticalAfter)
 	case c.FollowerWait > 10*time.Minute:

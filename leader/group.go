@@ -19,12 +19,14 @@ const maxBatch = 64
 
 // GroupConfig configures a Group. Zero values take the Elector defaults.
 type GroupConfig struct {
-	// ServiceName, CheckTTL, DeregisterCriticalAfter, ConfirmInterval,
-	// RequestTimeout, PermanentErrorRetry and Datacenter are as in Config;
+	// ServiceName, CheckTTL, SessionTTL, DeregisterCriticalAfter,
+	// ConfirmInterval, RequestTimeout, PermanentErrorRetry and Datacenter
+	// are as in Config (the group renews every session of its electors);
 	// every elector of the group uses the group's values (an elector's
 	// Config may leave them zero or repeat them, but not differ).
 	ServiceName             string
 	CheckTTL                time.Duration
+	SessionTTL              time.Duration
 	DeregisterCriticalAfter time.Duration
 	ConfirmInterval         time.Duration
 	RequestTimeout          time.Duration
@@ -103,7 +105,7 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	if client == nil {
 		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
 	}
-	cfg := Config{ServiceName: gc.ServiceName, CheckTTL: gc.CheckTTL,
+	cfg := Config{ServiceName: gc.ServiceName, CheckTTL: gc.CheckTTL, SessionTTL: gc.SessionTTL,
 		DeregisterCriticalAfter: gc.DeregisterCriticalAfter, ConfirmInterval: gc.ConfirmInterval,
 		RequestTimeout: gc.RequestTimeout, PermanentErrorRetry: gc.PermanentErrorRetry,
 		Datacenter: gc.Datacenter, Identity: gc.Identity, StabilityWindow: gc.StabilityWindow}.withDefaults()
@@ -138,11 +140,11 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 }
 
 // WithGroup makes the elector share g's check and confirmation loop: its
-// ServiceName, CheckTTL, DeregisterCriticalAfter, ConfirmInterval,
-// RequestTimeout, PermanentErrorRetry and Datacenter are the group's (New
-// refuses a non-zero value that differs), its Identity defaults to the
-// group's, SessionTTL must be 0, and Priority, Version and PreferVersion
-// must be unset (balance a Group with GroupConfig.Balance). A Group's
+// ServiceName, CheckTTL, SessionTTL, DeregisterCriticalAfter,
+// ConfirmInterval, RequestTimeout, PermanentErrorRetry and Datacenter are
+// the group's (New refuses a non-zero value that differs), its Identity
+// defaults to the group's, and Priority, Version and PreferVersion must be
+// unset (balance a Group with GroupConfig.Balance). A Group's
 // leader follows no handoff requests (RequestHandOff); HandOff works when
 // the Group balances.
 func WithGroup(g *Group) Option { return func(e *Elector) { e.group = g } }
@@ -152,9 +154,6 @@ func WithGroup(g *Group) Option { return func(e *Elector) { e.group = g } }
 func (g *Group) shared(cfg Config) (Config, error) {
 	bad := func(name string, v, gv any) error {
 		return fmt.Errorf("%w: %s (%v) differs from its Group's (%v); leave it zero", ErrInvalidConfig, name, v, gv)
-	}
-	if cfg.SessionTTL != 0 {
-		return cfg, fmt.Errorf("%w: SessionTTL (%v) must be 0 in a Group", ErrInvalidConfig, cfg.SessionTTL)
 	}
 	if cfg.Identity == "" {
 		cfg.Identity = g.cfg.Identity // the replica's name, as in its line
@@ -171,6 +170,7 @@ func (g *Group) shared(cfg Config) (Config, error) {
 		groupVal time.Duration
 	}{
 		{"CheckTTL", &cfg.CheckTTL, g.cfg.CheckTTL},
+		{"SessionTTL", &cfg.SessionTTL, g.cfg.SessionTTL},
 		{"DeregisterCriticalAfter", &cfg.DeregisterCriticalAfter, g.cfg.DeregisterCriticalAfter},
 		{"ConfirmInterval", &cfg.ConfirmInterval, g.cfg.ConfirmInterval},
 		{"RequestTimeout", &cfg.RequestTimeout, g.cfg.RequestTimeout},

@@ -30,6 +30,8 @@ const (
 	DefaultCheckTTL = hold.DefaultCheckTTL
 	// DefaultRequestTimeout bounds every non-blocking Consul request.
 	DefaultRequestTimeout = hold.DefaultRequestTimeout
+	// DefaultSessionTTL is the elector's DefaultSessionTTL (10s).
+	DefaultSessionTTL = hold.DefaultSessionTTL
 	// DefaultWaitTime is the wait of a waiter's blocking query; a waiter is
 	// woken by any change, so this only bounds how long a hung request goes
 	// unnoticed.
@@ -58,8 +60,13 @@ type Config struct {
 	DemoteAfter     time.Duration
 	ConfirmInterval time.Duration
 	CheckTTL        time.Duration
-	RequestTimeout  time.Duration
-	WaitTime        time.Duration
+	// SessionTTL is the session's TTL, renewed every SessionTTL/3: the
+	// backstop that frees a lock whose holder's host lost the Consul
+	// servers while other hosts still reach it (as the elector's
+	// Config.SessionTTL). Default DefaultSessionTTL; negative for none.
+	SessionTTL     time.Duration
+	RequestTimeout time.Duration
+	WaitTime       time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +79,7 @@ func (c Config) withDefaults() Config {
 	def(&c.DemoteAfter, DefaultDemoteAfter)
 	def(&c.ConfirmInterval, DefaultConfirmInterval)
 	def(&c.CheckTTL, DefaultCheckTTL)
+	def(&c.SessionTTL, DefaultSessionTTL)
 	def(&c.RequestTimeout, DefaultRequestTimeout)
 	def(&c.WaitTime, DefaultWaitTime)
 	if c.ServiceName == "" {
@@ -86,6 +94,9 @@ func (c Config) withDefaults() Config {
 
 func (c Config) validate() error {
 	if err := hold.CheckTimings(c.LockDelay, c.DemoteAfter, c.ConfirmInterval, c.CheckTTL, c.RequestTimeout); err != nil {
+		return bad("%v", err)
+	}
+	if err := hold.CheckSessionTTL(c.SessionTTL); err != nil {
 		return bad("%v", err)
 	}
 	if err := hold.CheckBounds(hold.Bound{Name: "WaitTime", V: c.WaitTime, Min: time.Second, Why: "shorter blocking queries are polling"}); err != nil {

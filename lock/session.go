@@ -86,7 +86,7 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 	s.serviceID = newServiceID(cfg.ServiceName)
 	s.hb = hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: s.serviceID, ServiceName: cfg.ServiceName,
 		Meta: map[string]string{"consulelect_identity": cfg.Identity}, CheckTTL: cfg.CheckTTL,
-		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry,
+		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry, SessionTTL: cfg.SessionTTL,
 		Clock: s.clock, Log: s.log, Note: func(err error) { s.metrics.consulError(err) }, IsPermanent: isPermanent})
 	return s, nil
 }
@@ -143,7 +143,7 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	var last error
 	b := s.newBackoff()
 	id, err := hold.CreateSession(ctx, s.client, s.hb, hold.SessionSpec{
-		Name: "consulelect lock " + s.cfg.Identity, LockDelay: s.cfg.LockDelay,
+		Name: "consulelect lock " + s.cfg.Identity, LockDelay: s.cfg.LockDelay, SessionTTL: s.cfg.SessionTTL,
 		Datacenter: s.cfg.Datacenter, Timeout: s.cfg.RequestTimeout,
 	}, func(err error) bool {
 		if why := hold.OtherDatacenter(s.cfg.Datacenter, err); why != nil {

@@ -76,4 +76,20 @@ const (
 	DefaultConfirmInterval = 500 * time.Millisecond
 	DefaultCheckTTL        = 1200 * time.Millisecond
 	DefaultRequestTimeout  = 5 * time.Second
+	DefaultSessionTTL      = 10 * time.Second // Consul's minimum
 )
+
+// MinSessionTTL and MaxSessionTTL are Consul's limits for session TTLs.
+const (
+	MinSessionTTL = 10 * time.Second
+	MaxSessionTTL = 24 * time.Hour
+)
+
+// CheckSessionTTL checks a SessionTTL: negative (none), or within
+// Consul's limits.
+func CheckSessionTTL(ttl time.Duration) error {
+	if ttl >= 0 && (ttl < MinSessionTTL || ttl > MaxSessionTTL) {
+		return fmt.Errorf("SessionTTL (%v) must be between %v and %v (Consul's limits), or negative for none", ttl, MinSessionTTL, MaxSessionTTL)
+	}
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -17,8 +16,8 @@ const SerfCheckID = "serfHealth"
 
 // Heartbeat keeps a service check passing on the local agent. The check
 // is linked to every session that uses it, so a dead or wedged process
-// loses its sessions CheckTTL after its last pass. It also renews one
-// session when a SessionTTL is configured. Its goroutine is started and
+// loses its sessions CheckTTL after its last pass. With a SessionTTL it
+// also renews the sessions that use it (renew.go). Its goroutines are started and
 // stopped (and waited for) by its owner: an Elector's Run, a Group, or a
 // lock Session.
 //
@@ -35,9 +34,11 @@ type Heartbeat struct {
 	mu        sync.Mutex
 	healthyCh chan struct{} // closed while the check is known registered and passing
 	suspectCh chan struct{} // a nudge to register again (buffered 1)
-	session   atomic.Value  // string: the session to renew (SessionTTL)
 	cancel    context.CancelFunc
-	done      chan struct{}
+	done      chan struct{} // closed when the beat and renew loops ended
+
+	sessMu   sync.Mutex
+	sessions map[string]struct{} // to renew (SessionTTL)
 }
 
 // HeartbeatConfig is what a Heartbeat needs; every field is required
@@ -48,7 +49,7 @@ type HeartbeatConfig struct {
 	Meta                    map[string]string
 	CheckTTL, Deregister    time.Duration
 	Timeout, PermanentRetry time.Duration // RequestTimeout, PermanentErrorRetry
-	SessionTTL              time.Duration // 0: the session has no TTL to renew
+	SessionTTL              time.Duration // 0: the sessions have no TTL to renew
 	Clock                   Clock
 	Log                     hclog.Logger
 	Note                    func(error)      // where its errors go: Status and metrics
@@ -63,41 +64,33 @@ type HeartbeatConfig struct {
 // runs it.
 func NewHeartbeat(cfg HeartbeatConfig) *Heartbeat {
 	h := &Heartbeat{HeartbeatConfig: cfg, checkID: cfg.ServiceID + ":lease",
-		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1)}
-	h.session.Store("")
+		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1), sessions: map[string]struct{}{}}
 	return h
 }
 
 // CheckID is the ID of the TTL check, to link to sessions.
 func (h *Heartbeat) CheckID() string { return h.checkID }
 
-// SetSession names the session to renew (when SessionTTL is set).
-func (h *Heartbeat) SetSession(id string) { h.session.Store(id) }
-
 // Start runs the heartbeat until stop; a heartbeat can be started again
 // after it stopped (a Group restarted).
 func (h *Heartbeat) Start(ctx context.Context) {
 	ctx, h.cancel = context.WithCancel(ctx)
-	h.done = make(chan struct{})
+	done := make(chan struct{})
+	h.done = done
 	h.setHealthy(false)
-	go h.loop(ctx, h.done)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); h.loop(ctx) }()
+	if h.SessionTTL > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); h.renewLoop(ctx) }()
+	}
+	go func() { wg.Wait(); close(done) }()
 }
 
-func (h *Heartbeat) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	var lastRenew time.Time
+func (h *Heartbeat) loop(ctx context.Context) {
 	for {
-		wait := h.beat(ctx)
-		if h.SessionTTL > 0 && h.Clock.Now().Sub(lastRenew) >= h.SessionTTL/3 {
-			if id, _ := h.session.Load().(string); id != "" {
-				if err := h.renew(ctx, id); err == nil {
-					lastRenew = h.Clock.Now()
-				} else if ctx.Err() == nil {
-					h.Note(fmt.Errorf("renew session: %w", err))
-				}
-			}
-		}
-		if !h.pause(ctx, wait) {
+		if !h.pause(ctx, h.beat(ctx)) {
 			return
 		}
 	}
@@ -242,11 +235,4 @@ func (h *Heartbeat) pass(ctx context.Context) error {
 	rctx, cancel := context.WithTimeout(ctx, min(h.Timeout, h.CheckTTL/3))
 	defer cancel()
 	return h.Client.Agent().UpdateTTLOpts(h.checkID, "", api.HealthPassing, (&api.QueryOptions{}).WithContext(rctx))
-}
-
-func (h *Heartbeat) renew(ctx context.Context, id string) error {
-	rctx, cancel := context.WithTimeout(ctx, h.Timeout)
-	defer cancel()
-	_, _, err := h.Client.Session().Renew(id, (&api.WriteOptions{}).WithContext(rctx))
-	return err
 }

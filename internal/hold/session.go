@@ -43,7 +43,7 @@ func CreateSession(ctx context.Context, client *api.Client, hb *Heartbeat, spec 
 		id, _, err := client.Session().Create(se, (&api.WriteOptions{Datacenter: spec.Datacenter}).WithContext(rctx))
 		cancel()
 		if err == nil {
-			hb.SetSession(id)
+			hb.AddSession(id)
 			return id, nil
 		}
 		if strings.Contains(err.Error(), "Missing check") || strings.Contains(err.Error(), "critical state") {

@@ -1,0 +1,70 @@
+package hold
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// AddSession makes the heartbeat renew session id every SessionTTL/3 (when
+// SessionTTL is set) until Consul no longer knows it.
+func (h *Heartbeat) AddSession(id string) {
+	h.sessMu.Lock()
+	defer h.sessMu.Unlock()
+	h.sessions[id] = struct{}{}
+}
+
+// Renewing reports whether the heartbeat renews session id.
+func (h *Heartbeat) Renewing(id string) bool {
+	h.sessMu.Lock()
+	defer h.sessMu.Unlock()
+	_, ok := h.sessions[id]
+	return ok
+}
+
+// renewLoop renews every session added, every SessionTTL/3, on its own
+// goroutine: a renewal hung on a server that cannot be reached must not
+// hold up the check's passes (and so cost the sessions their check).
+// Each renewal is bounded by RequestTimeout and by SessionTTL/3. A session
+// Consul does not know any more (invalidated, destroyed) is dropped.
+func (h *Heartbeat) renewLoop(ctx context.Context) {
+	every := h.SessionTTL / 3
+	for {
+		fired, t := After(h.Clock, every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-fired:
+		}
+		h.sessMu.Lock()
+		ids := make([]string, 0, len(h.sessions))
+		for id := range h.sessions {
+			ids = append(ids, id)
+		}
+		h.sessMu.Unlock()
+		for _, id := range ids {
+			known, err := h.renew(ctx, id, min(h.Timeout, every))
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil:
+				h.Note(fmt.Errorf("renew session: %w", err))
+			case !known:
+				h.sessMu.Lock()
+				delete(h.sessions, id)
+				h.sessMu.Unlock()
+			}
+		}
+	}
+}
+
+// renew renews session id; known is false when Consul does not know it.
+func (h *Heartbeat) renew(ctx context.Context, id string, timeout time.Duration) (known bool, err error) {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	entries, _, err := h.Client.Session().Renew(id, (&api.WriteOptions{}).WithContext(rctx))
+	return entries != nil, err
+}

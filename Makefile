@@ -65,10 +65,11 @@ shop: consul
 # default runs in CI; chaos-long is the documented long mode.
 CHAOS_FAULTS ?= 50
 chaos: consul
-	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_FAULTS)
+	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_FAULTS) -timeline $(CACHE)/chaos-timeline.html
 
+CHAOS_LONG_FAULTS ?= 1000
 chaos-long: consul
-	$(GO) run ./internal/cmd/chaos -faults 500 -report docs/reliability.md
+	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_LONG_FAULTS) -report docs/reliability.md -timeline $(CACHE)/chaos-long-timeline.html
 
 # Benchmarks side by side with Consul's api.Lock (docs/benchmarks.md).
 bench: consul

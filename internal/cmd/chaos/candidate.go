@@ -16,7 +16,8 @@ import (
 
 // host is one candidate host: a client agent, the fault proxy in front of
 // it, and the candidate process, which talks to the agent through the proxy
-// (CONSUL_HTTP_ADDR) and is started again after a SIGKILL.
+// (CONSUL_HTTP_ADDR) and is started again after a SIGKILL. With -netns the
+// agent and the candidate run in the host's network namespace.
 type host struct {
 	id     string
 	agent  *consultest.Agent
@@ -53,6 +54,9 @@ func (c *host) spawn() error {
 	}
 	defer logf.Close() // the child keeps its own descriptor
 	cmd := exec.Command(c.bin, c.args...)
+	if c.agent.Host != nil {
+		cmd = c.agent.Host.Command(c.bin, c.args...) // execs: same pid
+	}
 	cmd.Env = append(consulFreeEnv(), "CONSUL_HTTP_ADDR="+c.proxy.Addr())
 	cmd.Stderr = logf
 	// Pdeathsig: no candidate outlives the harness, even after a SIGKILL

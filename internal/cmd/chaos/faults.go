@@ -49,6 +49,12 @@ func none(*rand.Rand, timings) time.Duration { return 0 }
 // restartAfter is how long a SIGKILLed candidate stays dead.
 const restartAfter = time.Second
 
+// allKinds returns every fault kind: the loopback kinds, the agent
+// restart, and the partitions of -netns.
+func allKinds() []kind {
+	return append(append(append([]kind(nil), kinds...), restartKind), netKinds...)
+}
+
 var kinds = []kind{
 	{kindKillLeader, "SIGKILL the leader process; start it again 1s later",
 		none,
@@ -159,7 +165,7 @@ func pauseLeader(f *faultRun, d time.Duration) error {
 }
 
 func kindByName(name string) (kind, bool) {
-	for _, k := range kinds {
+	for _, k := range allKinds() {
 		if k.name == name {
 			return k, true
 		}

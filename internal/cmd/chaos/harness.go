@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/netns"
 )
 
 // harness is one chaos run: the Consul cluster, the candidate hosts, the
@@ -28,6 +29,7 @@ type harness struct {
 	t       timings
 	rng     *rand.Rand
 	led     *ledger
+	net     *netns.Net // nil without -netns
 	servers []*consultest.Agent
 	hosts   []*host
 	watch   *watcher      // the election key
@@ -126,13 +128,27 @@ func (h *harness) setup() error {
 	return nil
 }
 
+// startConsul starts the servers and the candidate hosts' agents and
+// proxies: on loopback addresses, or with -netns each in a network
+// namespace of its own (the candidate process runs in its host's namespace
+// too, and reaches its proxy on the harness's own address on the net).
 func (h *harness) startConsul() {
-	h.servers = consultest.Cluster(h.tb, 3, consultest.Options{NodeName: "server"})
+	opts := consultest.Options{NodeName: "server"}
+	if h.cfg.netns {
+		h.net = netns.New(h.tb)
+		opts.Net = h.net
+	}
+	h.servers = consultest.Cluster(h.tb, 3, opts)
 	for i := 0; i < h.cfg.candidates; i++ {
 		id := fmt.Sprintf("cand-%d", i+1)
-		a := consultest.ClientAgent(h.tb, h.servers[0], consultest.Options{
-			Bind: fmt.Sprintf("127.0.0.%d", firstHostIP+i), NodeName: "host-" + id})
-		h.hosts = append(h.hosts, &host{id: id, agent: a, proxy: consultest.NewProxy(h.tb, a.HTTPAddr),
+		o := consultest.Options{Bind: fmt.Sprintf("127.0.0.%d", firstHostIP+i), NodeName: "host-" + id}
+		proxyOn := "127.0.0.1"
+		if h.net != nil {
+			o.Host = h.net.Host("host-" + id)
+			proxyOn = h.net.RootIP()
+		}
+		a := consultest.ClientAgent(h.tb, h.servers[0], o)
+		h.hosts = append(h.hosts, &host{id: id, agent: a, proxy: consultest.NewProxyOn(h.tb, proxyOn, a.HTTPAddr),
 			log: filepath.Join(h.dir, id+".log"), led: h.led, procWG: &h.procWG})
 	}
 }

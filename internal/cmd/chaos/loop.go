@@ -129,7 +129,8 @@ func (h *harness) one(n int, k kind, d time.Duration) error {
 }
 
 // ready waits until the topology is whole again (every candidate process
-// running) and a candidate leads; it returns the leader. A candidate that
+// running, every server a raft voter) and a candidate leads; it returns
+// the leader. A candidate that
 // exited without being told to is started again (the ledger says so).
 func (h *harness) ready() (c *host, pid int, token uint64, session string, ok bool) {
 	for _, c := range h.hosts {
@@ -139,6 +140,7 @@ func (h *harness) ready() (c *host, pid int, token uint64, session string, ok bo
 			}
 		}
 	}
+	h.awaitVoters(h.cfg.recoverTimeout)
 	for try := 0; try < 3 && h.ctx.Err() == nil; try++ {
 		if c, pid, token, session, ok = h.awaitLeader(h.cfg.recoverTimeout); ok {
 			return c, pid, token, session, true
@@ -146,4 +148,34 @@ func (h *harness) ready() (c *host, pid int, token uint64, session string, ok bo
 		fmt.Fprintf(os.Stderr, "chaos: no leader for %v; waiting\n", h.cfg.recoverTimeout)
 	}
 	return nil, 0, 0, "", false
+}
+
+// awaitVoters waits up to timeout until every server is a raft voter
+// again: autopilot removes a server that failed (killed, partitioned) and
+// adds it back as a non-voter, promoted after its stabilization time (10s).
+// A server fault before that could leave the majority without a quorum,
+// which is Consul's limit and not what the run measures.
+func (h *harness) awaitVoters(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for h.ctx.Err() == nil && time.Now().Before(deadline) {
+		voters := 0
+		err := h.adminDo(func(c *api.Client) error {
+			cfg, err := c.Operator().RaftGetConfiguration(&api.QueryOptions{RequireConsistent: true})
+			if err != nil {
+				return err
+			}
+			voters = 0
+			for _, s := range cfg.Servers {
+				if s.Voter {
+					voters++
+				}
+			}
+			return nil
+		})
+		if err == nil && voters == len(h.servers) {
+			return
+		}
+		h.sleep(100 * time.Millisecond)
+	}
+	fmt.Fprintf(os.Stderr, "chaos: not every server is a raft voter %v after the last fault\n", timeout)
 }

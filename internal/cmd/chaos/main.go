@@ -28,6 +28,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect/internal/netns"
 	"github.com/consulelect/consulelect/leader"
 )
 
@@ -37,12 +38,15 @@ type config struct {
 	seed           int64
 	candidates     int
 	report         string
+	timeline       string
 	dir            string
 	recoverTimeout time.Duration
 	maxDuration    time.Duration
 	kinds          []kind
 	timings        timings
 	locks          bool // the candidates also take a mutex and a semaphore
+	netns          bool // every server and host in its own network namespace
+	netnsWhy       string
 }
 
 func main() {
@@ -56,16 +60,18 @@ func main() {
 
 func parseFlags() (config, error) {
 	var c config
-	var kindList string
+	var kindList, netnsMode string
 	flag.IntVar(&c.faults, "faults", 50, "number of faults to inject")
 	flag.Int64Var(&c.seed, "seed", 0, "seed of the fault schedule (0: from the clock; printed)")
 	flag.IntVar(&c.candidates, "candidates", 3, "candidate processes (at least 3), one client agent each")
 	flag.StringVar(&c.report, "report", "", "also write the report to this file (between its chaos-report markers if it has them)")
+	flag.StringVar(&c.timeline, "timeline", "", "also write the run's timeline, a self-contained HTML page, to this file")
 	flag.StringVar(&c.dir, "dir", "", "keep the ledgers and logs in this directory (default: a temporary one, removed after a passing run)")
 	flag.DurationVar(&c.recoverTimeout, "recover-timeout", 30*time.Second, "wait for a leader after a fault; longer counts as an availability gap")
 	flag.DurationVar(&c.maxDuration, "max-duration", 0, "stop injecting after this long (0: no limit)")
 	flag.StringVar(&kindList, "kinds", "", "comma-separated fault kinds to inject (default: all)")
 	flag.BoolVar(&c.locks, "locks", true, "the candidates also take and release a mutex and a slot of a semaphore (limit: candidates - 1), and the checker checks their holders")
+	flag.StringVar(&netnsMode, "netns", "auto", "run every server and candidate host in its own network namespace and inject real partitions: on, off, or auto (on where this machine allows it: root and iproute2)")
 	flag.DurationVar(&c.timings.lockDelay, "lock-delay", leader.DefaultLockDelay, "the candidates' LockDelay")
 	flag.DurationVar(&c.timings.demoteAfter, "demote-after", leader.DefaultDemoteAfter, "the candidates' DemoteAfter")
 	flag.DurationVar(&c.timings.confirmInterval, "confirm-interval", leader.DefaultConfirmInterval, "the candidates' ConfirmInterval")
@@ -81,13 +87,35 @@ func parseFlags() (config, error) {
 	if c.faults < 1 {
 		return c, fmt.Errorf("-faults %d: need at least 1", c.faults)
 	}
-	c.kinds = kinds
+	switch netnsMode {
+	case "on", "auto":
+		err := netns.Available()
+		c.netns = err == nil
+		if err != nil {
+			if netnsMode == "on" {
+				return c, fmt.Errorf("-netns on: %v", err)
+			}
+			c.netnsWhy = err.Error()
+		}
+	case "off":
+		c.netnsWhy = "-netns off"
+	default:
+		return c, fmt.Errorf("-netns %q: want on, off or auto", netnsMode)
+	}
+	for _, k := range allKinds() {
+		if c.netns || !k.needsNet() {
+			c.kinds = append(c.kinds, k)
+		}
+	}
 	if kindList != "" {
 		c.kinds = nil
 		for _, name := range strings.Split(kindList, ",") {
 			k, ok := kindByName(strings.TrimSpace(name))
 			if !ok {
 				return c, fmt.Errorf("unknown fault kind %q", name)
+			}
+			if k.needsNet() && !c.netns {
+				return c, fmt.Errorf("fault kind %s needs network namespaces (-netns): %s", k.name, c.netnsWhy)
 			}
 			c.kinds = append(c.kinds, k)
 		}
@@ -100,8 +128,12 @@ func usage() {
 	fmt.Fprintf(out, "usage: chaos [flags]   (make chaos; docs/reliability.md)\n\nflags:\n")
 	flag.PrintDefaults()
 	fmt.Fprintf(out, "\nfault kinds (-kinds):\n")
-	for _, k := range kinds {
-		fmt.Fprintf(out, "  %-19s %s\n", k.name, k.about)
+	for _, k := range allKinds() {
+		need := ""
+		if k.needsNet() {
+			need = " (-netns)"
+		}
+		fmt.Fprintf(out, "  %-27s %s%s\n", k.name, k.about, need)
 	}
 }
 

@@ -19,6 +19,8 @@ type runMeta struct {
 	machine       string // uname -sm, nproc
 	goVersion     string
 	consulVersion string
+	netns         bool   // hosts and servers in network namespaces
+	netnsWhy      string // why not, otherwise
 }
 
 // report renders the checker's verdict and the run's statistics as markdown.
@@ -221,6 +223,11 @@ func setup(w func(string, ...any), h *history, m runMeta) {
 			time.Duration(s.LongMin), time.Duration(s.LongMax), time.Duration(s.PauseMin), time.Duration(s.PauseMax))
 	}
 	w("), each with its own client agent through a fault proxy; 3 Consul servers (raft_multiplier 1); ")
+	if m.netns {
+		w("every server and every candidate host (its agent and candidate process) in a network namespace of its own, linked through a bridge, partitions cut by dropping packets on arrival; ")
+	} else {
+		w("all on loopback addresses, without the partition faults (%s); ", m.netnsWhy)
+	}
 	w("timings LockDelay %v, DemoteAfter %v, ConfirmInterval %v, CheckTTL %v; machine %s; %s; Consul %s.\n",
 		time.Duration(s.LockDelay), time.Duration(s.DemoteAfter), time.Duration(s.ConfirmInterval), time.Duration(s.CheckTTL),
 		m.machine, m.goVersion, m.consulVersion)

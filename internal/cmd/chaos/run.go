@@ -38,6 +38,10 @@ func run(cfg config) int {
 	h := &harness{cfg: cfg, ctx: ctx, tb: tb, dir: dir, key: electionKey, t: cfg.timings,
 		rng: newRand(cfg.seed), started: time.Now()}
 	fmt.Fprintf(os.Stderr, "chaos: seed %d (replay with -seed %d), %d faults\n", cfg.seed, cfg.seed, cfg.faults)
+	if !cfg.netns {
+		fmt.Fprintf(os.Stderr, "chaos: SKIPPING the partition faults (%s): no network namespaces (%s)\n",
+			strings.Join(netKindNames(), ", "), cfg.netnsWhy)
+	}
 
 	runErr := h.setup()
 	if runErr == nil {
@@ -47,8 +51,9 @@ func run(cfg config) int {
 	cleanup()
 	meta := runMeta{seed: cfg.seed, faultsAsked: cfg.faults, candidates: cfg.candidates,
 		elapsed: time.Since(h.started), interrupted: ctx.Err() != nil, runErr: runErr,
-		machine: machine(), goVersion: runtime.Version(), consulVersion: consulVersion(tb)}
-	status := verdictOf(h, dir, meta, cfg.report)
+		machine: machine(), goVersion: runtime.Version(), consulVersion: consulVersion(tb),
+		netns: cfg.netns, netnsWhy: cfg.netnsWhy}
+	status := verdictOf(h, dir, meta, cfg.report, cfg.timeline)
 	switch {
 	case errors.Is(runErr, errLiveness):
 		fmt.Fprintln(os.Stderr, "chaos:", runErr)
@@ -70,7 +75,7 @@ func run(cfg config) int {
 
 // verdictOf checks the ledgers in dir and prints the report; it returns 1
 // on a violation or when the ledgers cannot be read.
-func verdictOf(h *harness, dir string, meta runMeta, reportPath string) int {
+func verdictOf(h *harness, dir string, meta runMeta, reportPath, timelinePath string) int {
 	if h.led == nil {
 		return 2
 	}
@@ -98,6 +103,13 @@ func verdictOf(h *harness, dir string, meta runMeta, reportPath string) int {
 			fmt.Fprintln(os.Stderr, "chaos:", err)
 			return 2
 		}
+	}
+	if timelinePath != "" {
+		if err := writeTimeline(timelinePath, hist, v, meta); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos: timeline:", err)
+			return 2
+		}
+		fmt.Fprintf(os.Stderr, "chaos: timeline written to %s\n", timelinePath)
 	}
 	if len(v.violations) > 0 {
 		for _, x := range v.violations {

@@ -23,11 +23,13 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/internal/netns"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -39,6 +41,7 @@ type config struct {
 	candidates     int
 	report         string
 	timeline       string
+	check          string // only check the ledgers a kept run left in this directory
 	dir            string
 	recoverTimeout time.Duration
 	maxDuration    time.Duration
@@ -55,6 +58,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		os.Exit(2)
 	}
+	if cfg.check != "" {
+		tb, cleanup := consultest.Standalone()
+		defer cleanup()
+		os.Exit(checkLedgers(cfg.check, runMeta{machine: machine(), goVersion: runtime.Version(), consulVersion: consulVersion(tb),
+			netns: cfg.netns, netnsWhy: cfg.netnsWhy}, cfg.report, cfg.timeline))
+	}
 	os.Exit(run(cfg))
 }
 
@@ -66,6 +75,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.candidates, "candidates", 3, "candidate processes (at least 3), one client agent each")
 	flag.StringVar(&c.report, "report", "", "also write the report to this file (between its chaos-report markers if it has them)")
 	flag.StringVar(&c.timeline, "timeline", "", "also write the run's timeline, a self-contained HTML page, to this file")
+	flag.StringVar(&c.check, "check", "", "run nothing: check the ledgers that a run kept in this directory (-dir) and print its report again (with -report and -timeline)")
 	flag.StringVar(&c.dir, "dir", "", "keep the ledgers and logs in this directory (default: a temporary one, removed after a passing run)")
 	flag.DurationVar(&c.recoverTimeout, "recover-timeout", 30*time.Second, "wait for a leader after a fault; longer counts as an availability gap")
 	flag.DurationVar(&c.maxDuration, "max-duration", 0, "stop injecting after this long (0: no limit)")

@@ -80,6 +80,13 @@ func verdictOf(h *harness, dir string, meta runMeta, reportPath, timelinePath st
 		return 2
 	}
 	_ = h.led.close()
+	return checkLedgers(dir, meta, reportPath, timelinePath)
+}
+
+// checkLedgers checks the ledgers in dir, prints the report (and writes
+// it and the timeline where asked); it returns 1 on a violation or when
+// the ledgers cannot be read.
+func checkLedgers(dir string, meta runMeta, reportPath, timelinePath string) int {
 	var recs []record
 	files, _ := filepath.Glob(filepath.Join(dir, "*.jsonl"))
 	for _, f := range files {
@@ -94,6 +101,10 @@ func verdictOf(h *harness, dir string, meta runMeta, reportPath, timelinePath st
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos: ledgers:", err)
 		return 1
+	}
+	if meta.seed == 0 { // -check: what the run recorded
+		meta.seed, meta.candidates, meta.faultsAsked = hist.settings.Seed, hist.settings.Candidates, len(hist.faults)
+		meta.elapsed = time.Duration(hist.last - hist.start)
 	}
 	v := check(hist)
 	md := report(hist, v, meta)

@@ -68,13 +68,13 @@ func timelineOf(h *history, v *verdict, m runMeta) *timeline.Page {
 				title := fmt.Sprintf("%s, pid %d: %s token %d (%s%s)", id, t.pid, r.holder(), t.token, t.ended, reasonSuffix(t.reason))
 				row.Spans = append(row.Spans, timeline.Span{From: at(t.start), To: at(t.end), Class: timeline.Term,
 					Token: t.token, Label: fmt.Sprint(t.token), Title: title})
-				if t.lostAt > 0 {
-					row.Spans = append(row.Spans, timeline.Span{From: at(t.lostAt), To: at(max(t.end, t.lostAt)), Class: timeline.Deadline,
-						Title: fmt.Sprintf("token %d: the key lost (as the watcher saw it) until the term ended; its demote deadline allows at most DemoteAfter (%v) after its last confirmation", t.token, demoteAfter)})
-					if !graceful(t.reason) {
-						row.Spans = append(row.Spans, timeline.Span{From: at(t.lostAt), To: at(t.lostAt) + lockDelay, Class: timeline.LockDelay,
-							Title: fmt.Sprintf("token %d: lock-delay after the loss (%v): nobody can take the key", t.token, lockDelay)})
-					}
+				if t.lostAt > 0 && t.lostAt < t.end {
+					row.Spans = append(row.Spans, timeline.Span{From: at(t.lostAt), To: at(t.end), Class: timeline.Deadline,
+						Title: fmt.Sprintf("token %d: the key lost (as the watcher saw it) while the term ran, until it ended; its demote deadline allows at most DemoteAfter (%v) after its last confirmation", t.token, demoteAfter)})
+				}
+				if t.lostAt > 0 && lost(t) {
+					row.Spans = append(row.Spans, timeline.Span{From: at(t.lostAt), To: at(t.lostAt) + lockDelay, Class: timeline.LockDelay,
+						Title: fmt.Sprintf("token %d: lock-delay after the session lost the key (%v): nobody can take it", t.token, lockDelay)})
 				}
 				for _, w := range t.writes {
 					class := timeline.Rejected
@@ -117,10 +117,15 @@ func reasonSuffix(reason string) string {
 	return ": " + reason
 }
 
-// graceful reports whether a term's end released the key (no lock-delay).
-func graceful(reason string) bool {
-	for _, w := range []string{"stopped", "resigned", "handed", "unlocked", "released by"} {
-		if strings.Contains(reason, w) {
+// lost reports whether a term or hold ended by losing its session or its
+// key (Consul's lock-delay then applies, except after a delete), not by
+// its holder's release.
+func lost(t *term) bool {
+	if t.ended == "killed" {
+		return true
+	}
+	for _, w := range []string{"invalidated", "unreachable", "lost", "taken"} {
+		if strings.Contains(t.reason, w) {
 			return true
 		}
 	}

@@ -45,7 +45,7 @@ test: consul vet
 demo: consul
 	@mkdir -p $(CACHE)/bin
 	$(GO) build -C example-service -o $(CACHE)/bin/example-service .
-	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service
+	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service -timeline $(CACHE)/demo-timeline.html
 
 # Choosing the leader, live: priority handoffs (in the worst start order,
 # a crash and a comeback) and a balanced Group of 60 keys as replicas join

@@ -38,7 +38,7 @@ const (
 	// DefaultSessionTTL is the session's TTL (see Config.SessionTTL):
 	// Consul's minimum, so that a leader whose host lost the servers but
 	// not its neighbours frees the key within 2*10s + LockDelay, at the
-	// cost of one renewal every 3.3s per session (docs/safety.md).
+	// cost of one renewal every 5s per session (docs/safety.md).
 	DefaultSessionTTL = hold.DefaultSessionTTL
 	// DefaultDeregisterCriticalAfter removes the check's service from the
 	// catalog after a crash (1m is Consul's minimum).
@@ -135,7 +135,7 @@ type Config struct {
 	DemoteAfter     time.Duration
 	ConfirmInterval time.Duration
 	CheckTTL        time.Duration
-	// SessionTTL is the session's TTL, renewed every SessionTTL/3: the
+	// SessionTTL is the session's TTL, renewed every SessionTTL/2: the
 	// backstop that frees the key when the leader's host is cut off from
 	// the Consul servers while other hosts still reach it (its node stays
 	// alive in gossip, and its agent cannot tell the servers that the

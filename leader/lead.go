@@ -25,8 +25,10 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 
 	own := ownHolder(value, session, lock.ModifyIndex) // a transaction's result carries no value
 	e.metrics.termStarted(e.cfg.Key, t.token)          // before IsLeader says so
-	e.state.setHolder(&own)
+	// The term first, then the holder: an observer that sees this elector
+	// as the holder (Observe) finds IsLeader true and can Resign.
 	e.state.setRole(RoleLeader, t, e.clock.Now())
+	e.state.setHolder(&own)
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
 		"token", t.token, "lock_index", lock.LockIndex)
 

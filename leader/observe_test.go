@@ -53,3 +53,32 @@ func TestObserveAndLookup(t *testing.T) {
 	for range ch { // closed once ctx ends
 	}
 }
+
+// An elector that Observe shows as the holder is leading by then: the
+// term is published before the holder, so Resign right after the
+// observation finds it (ExampleElector_Start failed with ErrNotLeader when
+// the holder came first).
+func TestObserveSelfMeansLeading(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	cfg := cfgFor("svc/observe-self", "self")
+	cfg.ResignPause = time.Millisecond
+	e := startElector(t, client, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := e.Observe(ctx)
+	for cycle := 0; cycle < 20; cycle++ {
+		deadline := time.After(10 * time.Second)
+		for seen := false; !seen; {
+			select {
+			case h := <-ch:
+				seen = h != nil && h.ID == "self"
+			case <-deadline:
+				t.Fatalf("cycle %d: never observed as the holder", cycle)
+			}
+		}
+		if err := e.Resign(context.Background()); err != nil {
+			t.Fatalf("cycle %d: Resign right after observing itself as the holder: %v", cycle, err)
+		}
+	}
+}

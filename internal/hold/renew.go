@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/consul/api"
 )
 
-// AddSession makes the heartbeat renew session id every SessionTTL/3 (when
+// AddSession makes the heartbeat renew session id every SessionTTL/2 (when
 // SessionTTL is set) until Consul no longer knows it.
 func (h *Heartbeat) AddSession(id string) {
 	h.sessMu.Lock()
@@ -24,15 +24,20 @@ func (h *Heartbeat) Renewing(id string) bool {
 	return ok
 }
 
-// renewLoop renews every session added, every SessionTTL/3, on its own
+// renewLoop renews every session added, every SessionTTL/2 (as
+// api.Lock does), SessionTTL/10 after a failed renewal, on its own
 // goroutine: a renewal hung on a server that cannot be reached must not
 // hold up the check's passes (and so cost the sessions their check).
-// Each renewal is bounded by RequestTimeout and by SessionTTL/3. A session
-// Consul does not know any more (invalidated, destroyed) is dropped.
+// Each renewal is bounded by RequestTimeout and by SessionTTL/10. A
+// session Consul does not know any more (invalidated, destroyed) is
+// dropped. Consul expires a session 2*SessionTTL after its last renewal
+// at the earliest, so renewals may fail for 1.5*SessionTTL before a
+// session is lost; the leader has demoted long before (DemoteAfter).
 func (h *Heartbeat) renewLoop(ctx context.Context) {
-	every := h.SessionTTL / 3
+	every, retry := h.SessionTTL/2, h.SessionTTL/10
+	wait := every
 	for {
-		fired, t := After(h.Clock, every)
+		fired, t := After(h.Clock, wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -45,12 +50,14 @@ func (h *Heartbeat) renewLoop(ctx context.Context) {
 			ids = append(ids, id)
 		}
 		h.sessMu.Unlock()
+		wait = every
 		for _, id := range ids {
-			known, err := h.renew(ctx, id, min(h.Timeout, every))
+			known, err := h.renew(ctx, id, min(h.Timeout, retry))
 			switch {
 			case ctx.Err() != nil:
 				return
 			case err != nil:
+				wait = retry
 				h.Note(fmt.Errorf("renew session: %w", err))
 			case !known:
 				h.sessMu.Lock()

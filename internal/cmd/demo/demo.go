@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -20,6 +22,7 @@ type settings struct {
 	service  string        // example-service binary
 	replicas int           // how many
 	observe  time.Duration // how long to let the leader work before a fault
+	timeline string        // write the run's timeline page here ("": none)
 }
 
 // demo narrates a timeline on out.
@@ -59,6 +62,17 @@ func run(ctx context.Context, out io.Writer, s settings) error {
 		d.replicas = append(d.replicas, r)
 		d.say("started %s, HTTP on %s", r.name, r.listen)
 	}
+	var rec *recorder
+	if s.timeline != "" {
+		cfg := agent.Config()
+		defer cfg.Transport.CloseIdleConnections()
+		client, err := api.NewClient(cfg)
+		if err != nil {
+			return err
+		}
+		rec = d.startRecorder(ctx, client, "demo/leader")
+		defer rec.stopRecorder()
+	}
 	first, err := d.waitLeader(ctx, nil, 15*time.Second)
 	if err != nil {
 		return err
@@ -73,6 +87,9 @@ func run(ctx context.Context, out io.Writer, s settings) error {
 		return err
 	}
 	first.r.state = "stopped"
+	if rec != nil {
+		rec.fault(stopAt, time.Now(), "sigterm", "1", "SIGTERM "+first.r.name+": graceful stop (it releases the key), until it exited")
+	}
 	second, err := d.waitLeader(ctx, first.r, 15*time.Second)
 	if err != nil {
 		return err
@@ -87,6 +104,9 @@ func run(ctx context.Context, out io.Writer, s settings) error {
 		return err
 	}
 	second.r.state = "killed"
+	if rec != nil {
+		rec.fault(killAt, time.Now(), "sigkill", "2", "SIGKILL "+second.r.name+": a crash, nothing is released")
+	}
 	d.say("Consul expires its session: its check goes critical within %v, then lock-delay %v",
 		leader.DefaultCheckTTL, leader.DefaultLockDelay)
 	third, err := d.waitLeader(ctx, second.r, 30*time.Second)
@@ -98,8 +118,22 @@ func run(ctx context.Context, out io.Writer, s settings) error {
 	d.sleep(ctx, s.observe)
 	d.say("ledger: %s", d.ledgerSummary(third.r))
 	d.table(handoff, failover)
+	if rec != nil {
+		ledger, err := ledgerOf(third.r)
+		if err != nil {
+			return err
+		}
+		rec.stopRecorder()
+		if err := writePage(s.timeline, rec.page(d.replicas, ledger, killAt)); err != nil {
+			return err
+		}
+		fmt.Fprintf(d.out, "  timeline: %s\n\n", s.timeline)
+	}
 	return nil
 }
+
+// replicasNow returns the replicas (fixed once the demo has started them).
+func (d *demo) replicasNow() []*replica { return d.replicas }
 
 // sighting is a replica seen leading.
 type sighting struct {

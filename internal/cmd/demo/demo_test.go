@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -28,10 +29,15 @@ func TestDemoRunsTwice(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-C", "../../../example-service", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building example-service: %v\n%s", err, out)
 	}
+	page := filepath.Join(t.TempDir(), "timeline.html")
 	for i := 0; i < 2; i++ {
 		var out bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		err := run(ctx, &out, settings{service: bin, replicas: 3, observe: 300 * time.Millisecond})
+		s := settings{service: bin, replicas: 3, observe: 300 * time.Millisecond}
+		if i == 1 {
+			s.timeline = page // the second run also draws its timeline
+		}
+		err := run(ctx, &out, s)
 		cancel()
 		t.Logf("run %d:\n%s", i+1, out.String())
 		if err != nil {
@@ -49,6 +55,16 @@ func TestDemoRunsTwice(t *testing.T) {
 		}
 		if strings.Count(out.String(), "fenced record(s)") < 2 {
 			t.Errorf("run %d: no ledger summaries", i+1)
+		}
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	for want, n := range map[string]int{`class="lane"`: 3, `<g class="fault`: 2, `class="term"`: 3, `class="accepted"`: 2, `class="lockdelay"`: 1} {
+		if got := strings.Count(html, want); got < n {
+			t.Errorf("timeline has %d %s, want at least %d", got, want, n)
 		}
 	}
 }

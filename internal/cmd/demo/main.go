@@ -20,6 +20,7 @@ func main() {
 	flag.StringVar(&s.service, "service", "", "example-service binary (required)")
 	flag.IntVar(&s.replicas, "replicas", 3, "replicas to start (at least 3)")
 	flag.DurationVar(&s.observe, "observe", 2*time.Second, "how long to watch the leader work between faults")
+	flag.StringVar(&s.timeline, "timeline", "", "also write the run's timeline, a self-contained HTML page, to this file")
 	flag.Parse()
 	if s.service == "" || s.replicas < 3 {
 		fmt.Fprintln(os.Stderr, "demo: -service is required and -replicas must be at least 3")

@@ -37,9 +37,10 @@ type Net struct {
 	subnet string // "10.77.S."
 	bridge string // the bridge namespace
 
-	mu      sync.Mutex
-	hosts   []*Host
-	blocked map[[2]*Host]bool // from, to
+	mu        sync.Mutex
+	hosts     []*Host
+	blocked   map[[2]*Host]bool // from, to
+	throttled map[*Host]bool
 }
 
 // Host is one namespace of a Net with one address.
@@ -49,8 +50,9 @@ type Host struct {
 	// NS is the namespace's name (for `ip netns exec`).
 	NS string
 	// IP is the host's address on the network.
-	IP  string
-	net *Net
+	IP   string
+	net  *Net
+	port string // its port on the bridge
 }
 
 // Available returns nil if this process can build a Net, or the reason it
@@ -102,7 +104,7 @@ func New(tb testing.TB) *Net {
 	}
 	defer unlock()
 	seq := nextSeq()
-	n := &Net{tb: tb, id: fmt.Sprintf("%s%d", prefix, os.Getpid()), blocked: map[[2]*Host]bool{}}
+	n := &Net{tb: tb, id: fmt.Sprintf("%s%d", prefix, os.Getpid()), blocked: map[[2]*Host]bool{}, throttled: map[*Host]bool{}}
 	if seq > 0 {
 		n.id = fmt.Sprintf("%s%dn%d", prefix, os.Getpid(), seq)
 	}
@@ -146,8 +148,8 @@ func (n *Net) Host(name string) *Host {
 	if i > 254 {
 		n.tb.Fatalf("netns: too many hosts")
 	}
-	h := &Host{Name: name, NS: fmt.Sprintf("%s-%s", n.id, name), IP: fmt.Sprintf("%s%d", n.subnet, i), net: n}
 	port := fmt.Sprintf("p%d", i)
+	h := &Host{Name: name, NS: fmt.Sprintf("%s-%s", n.id, name), IP: fmt.Sprintf("%s%d", n.subnet, i), net: n, port: port}
 	steps := [][]string{
 		{"netns", "add", h.NS},
 		{"-n", h.NS, "link", "set", "lo", "up"},

@@ -2,6 +2,7 @@ package netns
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -40,6 +41,17 @@ func TestMain(m *testing.M) {
 		}
 		go func() { _, _ = io.Copy(os.Stdout, c) }()
 		_, _ = io.Copy(c, os.Stdin)
+		os.Exit(0)
+	case "big":
+		c, err := net.DialTimeout("tcp", os.Getenv("NETNS_ADDR"), time.Second)
+		if err != nil {
+			fmt.Println(0)
+			os.Exit(0)
+		}
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		go func() { _, _ = c.Write(bytes.Repeat([]byte("x"), 4000)) }()
+		got, _ := io.ReadFull(c, make([]byte, 4000))
+		fmt.Println(got)
 		os.Exit(0)
 	case "dial":
 		c, err := net.DialTimeout("tcp", os.Getenv("NETNS_ADDR"), time.Second)
@@ -196,6 +208,48 @@ func TestConnectionSurvivesACut(t *testing.T) {
 	}
 	n.Heal()
 	expect("two", 10*time.Second) // TCP's retransmission, once healed
+}
+
+// A throttled link delays what crosses it (the token bucket's queue), both
+// ways, and the heal removes the throttle.
+func TestThrottle(t *testing.T) {
+	requireNetns(t)
+	if err := CanThrottle(); err != nil {
+		t.Skipf("SKIP: %v", err)
+	}
+	n := New(t)
+	a, b := n.Host("a"), n.Host("b")
+	addrA := listen(t, a)
+	n.Throttle(b, "16kbit", 5*time.Second)
+	start := time.Now()
+	if got := dialBig(t, b, addrA); got != 4000 {
+		t.Fatalf("echoed %d bytes, want 4000", got)
+	}
+	slow := time.Since(start)
+	n.Heal()
+	start = time.Now()
+	dialBig(t, b, addrA)
+	fast := time.Since(start)
+	t.Logf("4000 bytes echoed in %v through a 16kbit/s link, %v after the heal", slow.Round(time.Millisecond), fast.Round(time.Millisecond))
+	// 4000 bytes each way at 16kbit/s: about 2s each way, minus a burst.
+	if slow < time.Second || fast > slow/4 {
+		t.Errorf("throttled echo took %v, healed %v", slow, fast)
+	}
+}
+
+// dialBig runs a helper on h that echoes 4000 bytes through addr and
+// returns how many came back.
+func dialBig(t *testing.T, h *Host, addr string) int {
+	t.Helper()
+	cmd := h.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NETNS_HELPER=big", "NETNS_ADDR="+addr)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("big helper on %s: %v", h.Name, err)
+	}
+	var n int
+	fmt.Sscan(strings.TrimSpace(string(out)), &n)
+	return n
 }
 
 func TestStaleNamesAreOnlyDeadProcesses(t *testing.T) {

@@ -42,6 +42,9 @@ var cuts = []cut{
 			w.net.Block(lh.Host, s)
 		}
 	}, true, false},
+	{"slow the leader's host's link to 16kbit/s both ways (tbf, 1s queue)", func(w *world, lh *consultest.Agent) {
+		w.net.Throttle(lh.Host, "16kbit", time.Second)
+	}, false, false},
 	{"servers 1|2, the raft leader alone in the minority", func(w *world, lh *consultest.Agent) {
 		rl := consultest.RaftLeader(w.tb(), w.servers)
 		w.net.Partition([]*netns.Host{rl.Host}, w.others(rl))
@@ -61,6 +64,9 @@ var cuts = []cut{
 // docs/reliability.md).
 func TestPartitions(t *testing.T) {
 	w := newWorld(t)
+	if err := netns.CanThrottle(); err != nil {
+		t.Skipf("SKIP: %v", err) // every host that allows namespaces has had tbf so far
+	}
 	ts := newTerms()
 	cfg := leader.Config{} // the defaults: what users run
 	es := w.startElectors(t, "svc/partition", ts, cfg)

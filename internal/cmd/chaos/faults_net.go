@@ -18,6 +18,7 @@ const (
 	kindSplitRaftLeader = "split-raft-leader"
 	kindSplitWithLeader = "split-host-with-raft-leader"
 	kindRestartAgent    = "restart-agent"
+	kindSlowLink        = "slow-link"
 	partitionMin        = time.Second
 	partitionMax        = 12 * time.Second
 	agentDownMin        = 500 * time.Millisecond
@@ -65,6 +66,12 @@ var netKinds = []kind{
 			return "raft leader " + rl.Name + " alone", func() {
 				f.h.net.Partition([]*netns.Host{rl.Host}, f.h.othersThan(rl))
 			}
+		})},
+	{name: kindSlowLink,
+		about: "slow the leader's host's link both ways to 24 kbit/s with a token bucket (tbf: a queue that delays every packet, and drops past 1s of queue) for 2-10s; netem's delay and loss stand-in",
+		plan:  partitionFor(serverPartitionMin, serverPartitionMax),
+		run: partition(func(f *faultRun) (string, func()) {
+			return "link throttled to 24kbit/s, 1s queue", func() { f.h.net.Throttle(f.host.agent.Host, "24kbit", time.Second) }
 		})},
 	{name: kindSplitWithLeader,
 		about: "partition the servers 1 | 2 with the leader's host on the minority side, with the raft leader, for 2-10s",

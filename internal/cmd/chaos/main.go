@@ -112,8 +112,13 @@ func parseFlags() (config, error) {
 	default:
 		return c, fmt.Errorf("-netns %q: want on, off or auto", netnsMode)
 	}
+	throttle := netns.CanThrottle()
 	for _, k := range allKinds() {
-		if c.netns || !k.needsNet() {
+		switch {
+		case k.needsNet() && !c.netns:
+		case k.name == kindSlowLink && throttle != nil:
+			fmt.Fprintf(os.Stderr, "chaos: SKIPPING %s: %v\n", kindSlowLink, throttle)
+		default:
 			c.kinds = append(c.kinds, k)
 		}
 	}

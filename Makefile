@@ -63,7 +63,7 @@ shop: consul
 
 # Fault injection with an overlap checker (docs/reliability.md). The short
 # default runs in CI; chaos-long is the documented long mode.
-CHAOS_FAULTS ?= 50
+CHAOS_FAULTS ?= 34
 chaos: consul
 	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_FAULTS) -timeline $(CACHE)/chaos-timeline.html
 

@@ -53,13 +53,17 @@ func (h *Heartbeat) renewLoop(ctx context.Context) {
 		wait = every
 		for _, id := range ids {
 			known, err := h.renew(ctx, id, min(h.Timeout, retry))
-			switch {
-			case ctx.Err() != nil:
+			if ctx.Err() != nil {
 				return
-			case err != nil:
+			}
+			if err != nil {
+				// Consul is not answering: the others would wait for it
+				// too (a Group has hundreds). Try the round again soon.
 				wait = retry
 				h.Note(fmt.Errorf("renew session: %w", err))
-			case !known:
+				break
+			}
+			if !known {
 				h.sessMu.Lock()
 				delete(h.sessions, id)
 				h.sessMu.Unlock()

@@ -139,8 +139,9 @@ type Config struct {
 	// backstop that frees the key when the leader's host is cut off from
 	// the Consul servers while other hosts still reach it (its node stays
 	// alive in gossip, and its agent cannot tell the servers that the
-	// check failed). The servers then invalidate the session at most
-	// 2*SessionTTL after the last renewal. Default DefaultSessionTTL (10s,
+	// check failed). The servers then invalidate the session 2*SessionTTL
+	// after the last renewal (later if the raft leader changes meanwhile:
+	// the new one re-arms every session's timer). Default DefaultSessionTTL (10s,
 	// Consul's minimum); at most 24h; negative for none.
 	SessionTTL time.Duration
 

@@ -381,6 +381,6 @@ func (e *Elector) bestEffort(ctx context.Context) (context.Context, context.Canc
 func newHeartbeat(client *api.Client, cfg Config, serviceID string, meta map[string]string, c clock, log hclog.Logger, note func(error)) *hold.Heartbeat {
 	return hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: serviceID, ServiceName: cfg.ServiceName,
 		Meta: meta, CheckTTL: cfg.CheckTTL, Deregister: cfg.DeregisterCriticalAfter, Timeout: cfg.RequestTimeout,
-		PermanentRetry: cfg.PermanentErrorRetry, SessionTTL: cfg.SessionTTL, Clock: c, Log: log, Note: note,
+		PermanentRetry: cfg.PermanentErrorRetry, SessionTTL: cfg.SessionTTL, Datacenter: cfg.Datacenter, Clock: c, Log: log, Note: note,
 		IsPermanent: IsPermanent})
 }

@@ -86,7 +86,7 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 	s.serviceID = newServiceID(cfg.ServiceName)
 	s.hb = hold.NewHeartbeat(hold.HeartbeatConfig{Client: client, ServiceID: s.serviceID, ServiceName: cfg.ServiceName,
 		Meta: map[string]string{"consulelect_identity": cfg.Identity}, CheckTTL: cfg.CheckTTL,
-		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry, SessionTTL: cfg.SessionTTL,
+		Deregister: deregisterAfter, Timeout: cfg.RequestTimeout, PermanentRetry: permanentRetry, SessionTTL: cfg.SessionTTL, Datacenter: cfg.Datacenter,
 		Clock: s.clock, Log: s.log, Note: func(err error) { s.metrics.consulError(err) }, IsPermanent: isPermanent})
 	return s, nil
 }

@@ -49,7 +49,8 @@ type HeartbeatConfig struct {
 	Meta                    map[string]string
 	CheckTTL, Deregister    time.Duration
 	Timeout, PermanentRetry time.Duration // RequestTimeout, PermanentErrorRetry
-	SessionTTL              time.Duration // 0: the sessions have no TTL to renew
+	SessionTTL              time.Duration // 0 or negative: the sessions have no TTL to renew
+	Datacenter              string        // where the sessions are (renewals go there)
 	Clock                   Clock
 	Log                     hclog.Logger
 	Note                    func(error)      // where its errors go: Status and metrics

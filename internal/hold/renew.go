@@ -11,6 +11,9 @@ import (
 // AddSession makes the heartbeat renew session id every SessionTTL/2 (when
 // SessionTTL is set) until Consul no longer knows it.
 func (h *Heartbeat) AddSession(id string) {
+	if h.SessionTTL <= 0 {
+		return
+	}
 	h.sessMu.Lock()
 	defer h.sessMu.Unlock()
 	h.sessions[id] = struct{}{}
@@ -28,7 +31,7 @@ func (h *Heartbeat) Renewing(id string) bool {
 // api.Lock does), SessionTTL/10 after a failed renewal, on its own
 // goroutine: a renewal hung on a server that cannot be reached must not
 // hold up the check's passes (and so cost the sessions their check).
-// Each renewal is bounded by RequestTimeout and by SessionTTL/10. A
+// Each renewal is bounded by RequestTimeout and by SessionTTL/2. A
 // session Consul does not know any more (invalidated, destroyed) is
 // dropped. Consul expires a session 2*SessionTTL after its last renewal
 // at the earliest, so renewals may fail for 1.5*SessionTTL before a
@@ -52,7 +55,7 @@ func (h *Heartbeat) renewLoop(ctx context.Context) {
 		h.sessMu.Unlock()
 		wait = every
 		for _, id := range ids {
-			known, err := h.renew(ctx, id, min(h.Timeout, retry))
+			known, err := h.renew(ctx, id, min(h.Timeout, every))
 			if ctx.Err() != nil {
 				return
 			}
@@ -76,6 +79,6 @@ func (h *Heartbeat) renewLoop(ctx context.Context) {
 func (h *Heartbeat) renew(ctx context.Context, id string, timeout time.Duration) (known bool, err error) {
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	entries, _, err := h.Client.Session().Renew(id, (&api.WriteOptions{}).WithContext(rctx))
+	entries, _, err := h.Client.Session().Renew(id, (&api.WriteOptions{Datacenter: h.Datacenter}).WithContext(rctx))
 	return entries != nil, err
 }

@@ -14,7 +14,7 @@ import (
 type SessionSpec struct {
 	Name       string
 	LockDelay  time.Duration
-	SessionTTL time.Duration // 0: none
+	SessionTTL time.Duration // 0 or negative: none
 	Datacenter string
 	Timeout    time.Duration // per request
 }

@@ -30,7 +30,8 @@ import (
 // own port.
 const prefix = "ce"
 
-// Net is one test network. Its methods may be called from any goroutine.
+// Net is one test network. Its methods may be called from any goroutine
+// of the test that made it (a failure calls that test's Fatalf).
 type Net struct {
 	tb     testing.TB
 	id     string // prefix + pid
@@ -149,7 +150,11 @@ func (n *Net) Host(name string) *Host {
 		n.tb.Fatalf("netns: too many hosts")
 	}
 	port := fmt.Sprintf("p%d", i)
+	if name == "probe" || name == "tbf" {
+		n.tb.Fatalf("netns: host name %q is reserved", name)
+	}
 	h := &Host{Name: name, NS: fmt.Sprintf("%s-%s", n.id, name), IP: fmt.Sprintf("%s%d", n.subnet, i), net: n, port: port}
+	n.hosts = append(n.hosts, h) // removed by destroy even if a step below fails
 	steps := [][]string{
 		{"netns", "add", h.NS},
 		{"-n", h.NS, "link", "set", "lo", "up"},
@@ -168,7 +173,6 @@ func (n *Net) Host(name string) *Host {
 			n.tb.Fatalf("netns: host %s: %v", name, err)
 		}
 	}
-	n.hosts = append(n.hosts, h)
 	return h
 }
 

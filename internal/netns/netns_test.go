@@ -228,7 +228,9 @@ func TestThrottle(t *testing.T) {
 	slow := time.Since(start)
 	n.Heal()
 	start = time.Now()
-	dialBig(t, b, addrA)
+	if got := dialBig(t, b, addrA); got != 4000 {
+		t.Fatalf("echoed %d bytes after the heal, want 4000", got)
+	}
 	fast := time.Since(start)
 	t.Logf("4000 bytes echoed in %v through a 16kbit/s link, %v after the heal", slow.Round(time.Millisecond), fast.Round(time.Millisecond))
 	// 4000 bytes each way at 16kbit/s: about 2s each way, minus a burst.

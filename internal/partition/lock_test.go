@@ -80,6 +80,9 @@ func TestLockUnderPartition(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	t.Logf("waiter on %s locked %v after the cut (token %d after %d)", w.hosts[1].Name, r.at.Sub(cutAt).Round(time.Millisecond), r.h.Token(), held.Token())
+	if bound := 2*lock.DefaultSessionTTL + lock.DefaultLockDelay + retrySlack; r.at.Sub(cutAt) > bound {
+		t.Errorf("the waiter locked %v after the cut, over 2*SessionTTL + LockDelay + %v = %v", r.at.Sub(cutAt), retrySlack, bound)
+	}
 	if !r.at.After(lostAt) || r.h.Token() <= held.Token() {
 		t.Errorf("waiter locked at %v with token %d; holder lost at %v with token %d", r.at, r.h.Token(), lostAt, held.Token())
 	}

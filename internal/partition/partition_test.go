@@ -1,6 +1,7 @@
 package partition_test
 
 import (
+	"context"
 	"slices"
 
 	"github.com/hashicorp/consul/api"
@@ -76,6 +77,7 @@ func TestPartitions(t *testing.T) {
 	for _, c := range cuts {
 		t.Run(c.name, func(t *testing.T) {
 			w.t = t
+			t.Cleanup(func() { w.net.Heal() }) // also after a failure, for the next cut
 			w.awaitWhole(t)
 			old := w.awaitOneLeader(t, ts, 60*time.Second)
 			lh := w.agent(old.who)
@@ -163,7 +165,9 @@ func (w *world) awaitWhole(t *testing.T) {
 				return false
 			}
 			defer conf.Transport.CloseIdleConnections()
-			cfg, err := c.Operator().RaftGetConfiguration(&api.QueryOptions{RequireConsistent: true})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			cfg, err := c.Operator().RaftGetConfiguration((&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 			if err != nil {
 				continue
 			}
@@ -177,7 +181,7 @@ func (w *world) awaitWhole(t *testing.T) {
 			if voters != len(w.servers) || !leader {
 				return false
 			}
-			checks, _, err := c.Health().State(api.HealthAny, &api.QueryOptions{RequireConsistent: true})
+			checks, _, err := c.Health().State(api.HealthAny, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 			if err != nil {
 				return false
 			}

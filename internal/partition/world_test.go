@@ -94,13 +94,14 @@ func (ts *terms) work(who string) leader.LeaderFunc {
 	}
 }
 
-// leading returns who leads now, if exactly one does.
+// leading returns a copy of the live term and the number of live terms.
 func (ts *terms) leading() (*termRecord, int) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	var one *termRecord
 	for _, r := range ts.live {
-		one = r
+		c := *r
+		one = &c
 	}
 	return one, len(ts.live)
 }

@@ -19,7 +19,7 @@ const (
 	rowHeight   = 18
 	rowGap      = 3
 	laneGap     = 14
-	maxWidth    = 120000 // the SVG's width at most (very long runs)
+	maxWidth    = 120000 // the SVG's width for long runs (at 2px/s at least, so runs over 16h are wider)
 )
 
 // pxPerSecond scales the axis: about 24px per second, fewer for long runs.
@@ -169,7 +169,7 @@ svg text{font:11px system-ui,sans-serif}
 const legend = `<p class="legend"><span><i style="background:hsl(40,65%,55%)"></i>term or hold (one colour per fencing token)</span>` +
 	`<span><i style="background:#555;opacity:.55"></i>process stopped or dead</span>` +
 	`<span><i style="background:#f4c542;opacity:.5"></i>lock-delay (nobody can take the key)</span>` +
-	`<span><i style="border:1.5px dashed #d33;height:8px"></i>key lost until the demote deadline</span>` +
+	`<span><i style="border:1.5px dashed #d33;height:8px"></i>term still running after its key was lost (its demote deadline ends it)</span>` +
 	`<span><i style="background:#8250df"></i>fault (injected to healed)</span>` +
 	`<span><i style="border-left:2px solid #1a7f37"></i>fenced write accepted</span>` +
 	`<span><i style="border-left:2px solid #d1242f"></i>fenced write rejected</span>` +

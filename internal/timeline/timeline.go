@@ -45,8 +45,8 @@ const (
 	// LockDelay is Consul's lock-delay after the key was lost: nobody can
 	// take it.
 	LockDelay = "lockdelay"
-	// Deadline is the stretch from the loss of the key to the latest end of
-	// the term that its demote deadline allows.
+	// Deadline is a stretch in which a term ran after its key was lost,
+	// up to the term's end (which its demote deadline bounds).
 	Deadline = "deadline"
 )
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -87,6 +88,7 @@ func (h *harness) setup() error {
 		Seed: h.cfg.seed, Candidates: h.cfg.candidates, Key: h.key,
 		LockDelay: int64(h.t.lockDelay), DemoteAfter: int64(h.t.demoteAfter),
 		ConfirmInterval: int64(h.t.confirmInterval), CheckTTL: int64(h.t.checkTTL),
+		Netns: h.cfg.netns, NetnsWhy: h.cfg.netnsWhy, Machine: machine(), Go: runtime.Version(),
 	}
 	if h.cfg.locks {
 		settings.LockKey, settings.SemPrefix, settings.SemLimit = lockKey, semPrefix, h.semLimit()

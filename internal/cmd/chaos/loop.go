@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -160,7 +161,9 @@ func (h *harness) awaitVoters(timeout time.Duration) {
 	for h.ctx.Err() == nil && time.Now().Before(deadline) {
 		voters := 0
 		err := h.adminDo(func(c *api.Client) error {
-			cfg, err := c.Operator().RaftGetConfiguration(&api.QueryOptions{RequireConsistent: true})
+			ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)
+			defer cancel()
+			cfg, err := c.Operator().RaftGetConfiguration((&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 			if err != nil {
 				return err
 			}

@@ -59,10 +59,12 @@ func main() {
 		os.Exit(2)
 	}
 	if cfg.check != "" {
+		// The run's own settings (namespaces, machine, Go) come from its
+		// ledger where it recorded them; Consul's version is this binary's.
 		tb, cleanup := consultest.Standalone()
-		defer cleanup()
-		os.Exit(checkLedgers(cfg.check, runMeta{machine: machine(), goVersion: runtime.Version(), consulVersion: consulVersion(tb),
-			netns: cfg.netns, netnsWhy: cfg.netnsWhy}, cfg.report, cfg.timeline))
+		meta := runMeta{machine: machine(), goVersion: runtime.Version(), consulVersion: consulVersion(tb)}
+		cleanup()
+		os.Exit(checkLedgers(cfg.check, meta, cfg.report, cfg.timeline))
 	}
 	os.Exit(run(cfg))
 }
@@ -131,6 +133,9 @@ func parseFlags() (config, error) {
 			}
 			if k.needsNet() && !c.netns {
 				return c, fmt.Errorf("fault kind %s needs network namespaces (-netns): %s", k.name, c.netnsWhy)
+			}
+			if k.name == kindSlowLink && throttle != nil {
+				return c, fmt.Errorf("fault kind %s: %v", k.name, throttle)
 			}
 			c.kinds = append(c.kinds, k)
 		}

@@ -82,6 +82,11 @@ type runSettings struct {
 	LongShare float64 `json:"long_share,omitempty"` // of the holds, kept LongMin to LongMax instead
 	LongMin   int64   `json:"long_min,omitempty"`
 	LongMax   int64   `json:"long_max,omitempty"`
+	// Where it ran, for a later -check.
+	Netns    bool   `json:"netns,omitempty"`
+	NetnsWhy string `json:"netns_why,omitempty"`
+	Machine  string `json:"machine,omitempty"`
+	Go       string `json:"go,omitempty"`
 }
 
 // ledger appends records to a file, one write call per line, unbuffered.

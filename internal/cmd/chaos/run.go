@@ -103,8 +103,18 @@ func checkLedgers(dir string, meta runMeta, reportPath, timelinePath string) int
 		return 1
 	}
 	if meta.seed == 0 { // -check: what the run recorded
-		meta.seed, meta.candidates, meta.faultsAsked = hist.settings.Seed, hist.settings.Candidates, len(hist.faults)
+		st := hist.settings
+		meta.seed, meta.candidates, meta.faultsAsked = st.Seed, st.Candidates, len(hist.faults)
 		meta.elapsed = time.Duration(hist.last - hist.start)
+		meta.netns, meta.netnsWhy = st.Netns, st.NetnsWhy
+		for _, f := range hist.faults { // a ledger from before the field
+			if k, ok := kindByName(f.kind); ok && k.needsNet() {
+				meta.netns = true
+			}
+		}
+		if st.Machine != "" {
+			meta.machine, meta.goVersion = st.Machine, st.Go
+		}
 	}
 	v := check(hist)
 	md := report(hist, v, meta)

@@ -62,7 +62,7 @@ func TestDemoRunsTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(b)
-	for want, n := range map[string]int{`class="lane"`: 3, `<g class="fault`: 2, `class="term"`: 3, `class="accepted"`: 2, `class="lockdelay"`: 1} {
+	for want, n := range map[string]int{`class="lane"`: 3, `<g class="fault k-`: 2, `class="term"`: 3, `class="accepted"`: 2, `class="lockdelay"`: 1} {
 		if got := strings.Count(html, want); got < n {
 			t.Errorf("timeline has %d %s, want at least %d", got, want, n)
 		}

@@ -19,14 +19,6 @@ func (h *Heartbeat) AddSession(id string) {
 	h.sessions[id] = struct{}{}
 }
 
-// Renewing reports whether the heartbeat renews session id.
-func (h *Heartbeat) Renewing(id string) bool {
-	h.sessMu.Lock()
-	defer h.sessMu.Unlock()
-	_, ok := h.sessions[id]
-	return ok
-}
-
 // renewLoop renews every session added, every SessionTTL/2 (as
 // api.Lock does), SessionTTL/10 after a failed renewal, on its own
 // goroutine: a renewal hung on a server that cannot be reached must not

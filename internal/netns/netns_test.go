@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -79,12 +80,19 @@ func requireNetns(t *testing.T) {
 	}
 }
 
+// helper returns the test binary run as helper mode in h's namespace
+// (see TestMain), against addr.
+func helper(h *Host, mode, addr string) *exec.Cmd {
+	cmd := h.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "NETNS_HELPER="+mode, "NETNS_ADDR="+addr)
+	return cmd
+}
+
 // listen starts an echo helper on h and returns its address.
 func listen(t *testing.T, h *Host) string {
 	t.Helper()
 	addr := h.IP + ":7000"
-	cmd := h.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETNS_HELPER=listen", "NETNS_ADDR="+addr)
+	cmd := helper(h, "listen", addr)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,8 +111,7 @@ func listen(t *testing.T, h *Host) string {
 // dial runs a dial helper on h against addr and returns what it printed.
 func dial(t *testing.T, h *Host, addr string) string {
 	t.Helper()
-	cmd := h.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETNS_HELPER=dial", "NETNS_ADDR="+addr)
+	cmd := helper(h, "dial", addr)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("dial helper on %s: %v", h.Name, err)
@@ -163,8 +170,7 @@ func TestConnectionSurvivesACut(t *testing.T) {
 	n := New(t)
 	a, b := n.Host("a"), n.Host("b")
 	addrA := listen(t, a)
-	cmd := b.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETNS_HELPER=chat", "NETNS_ADDR="+addrA)
+	cmd := helper(b, "chat", addrA)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -243,8 +249,7 @@ func TestThrottle(t *testing.T) {
 // returns how many came back.
 func dialBig(t *testing.T, h *Host, addr string) int {
 	t.Helper()
-	cmd := h.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "NETNS_HELPER=big", "NETNS_ADDR="+addr)
+	cmd := helper(h, "big", addr)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("big helper on %s: %v", h.Name, err)

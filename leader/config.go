@@ -45,8 +45,13 @@ const (
 	DefaultDeregisterCriticalAfter = time.Minute
 	// DefaultFollowerWait is the wait of a follower's blocking query. A
 	// follower is woken by any change of the key, so this only bounds how
-	// long a hung request goes unnoticed (plus RequestTimeout).
-	DefaultFollowerWait = 5 * time.Minute
+	// long a hung request goes unnoticed (plus a 16th and RequestTimeout):
+	// a query stuck on a server that a partition cut off silently (the
+	// agent gives its connection up only after yamux's 30s keepalive and
+	// 10s timeout) is abandoned, and the next one goes to a server that
+	// gossip still sees, before a cut-off leader's session can expire
+	// (docs/safety.md). api.Lock waits 15s.
+	DefaultFollowerWait = 10 * time.Second
 	// DefaultRequestTimeout bounds every non-blocking Consul request, and
 	// is added to the wait of blocking ones.
 	DefaultRequestTimeout = hold.DefaultRequestTimeout

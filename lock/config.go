@@ -34,8 +34,10 @@ const (
 	DefaultSessionTTL = hold.DefaultSessionTTL
 	// DefaultWaitTime is the wait of a waiter's blocking query; a waiter is
 	// woken by any change, so this only bounds how long a hung request goes
-	// unnoticed.
-	DefaultWaitTime = 5 * time.Minute
+	// unnoticed: one stuck on a server that a partition cut off is
+	// abandoned before the holder's session can expire (the elector's
+	// DefaultFollowerWait).
+	DefaultWaitTime = 10 * time.Second
 	// DefaultServiceName names the service whose TTL check is linked to
 	// the session.
 	DefaultServiceName = "consulelect-lock"

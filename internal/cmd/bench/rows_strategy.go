@@ -292,5 +292,5 @@ func (r *report) strategyRows(w func(string, ...any)) {
 	}
 	w("| idle: requests/min of 3 candidates on one key, priorities 1, 2, 3 vs all equal | %.1f | %.1f | %s |\n",
 		s.idleRanked, s.idleEq, ratio(s.idleRanked, s.idleEq))
-	w("\nStrategies read the line of live candidates that followers keep anyway; the one request they add is the leader's blocking query on `<key>/.handoff` (one per FollowerWait, 5m, when nothing happens), which both idle configurations have.\n")
+	w("\nStrategies read the line of live candidates that followers keep anyway; the one request they add is the leader's blocking query on `<key>/.handoff` (one per FollowerWait, 10s, when nothing happens), which both idle configurations have.\n")
 }

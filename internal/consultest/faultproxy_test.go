@@ -306,17 +306,24 @@ func testFaultProxyCount(t *testing.T, s *Agent) {
 func testFaultProxyClose(t *testing.T, s *Agent, direct *api.KV) {
 	p := NewFaultProxy(t, s.HTTPAddr)
 	kv := newClient(t, p.Config(s)).KV()
-	_, meta, err := direct.Get("close/k", nil)
-	if err != nil {
+	// The key exists so that the blocking query waits on the key's own
+	// ModifyIndex: a missing key answers with the whole KV table's index,
+	// which the parallel subtests' writes move, ending the wait early.
+	if _, err := direct.Put(&api.KVPair{Key: "close/k", Value: []byte("v")}, nil); err != nil {
 		t.Fatal(err)
 	}
+	pair, _, err := direct.Get("close/k", nil)
+	if err != nil || pair == nil {
+		t.Fatalf("get close/k: %v, %v", pair, err)
+	}
 	p.HangNext(Match{Path: "/v1/kv/close/hung"}, 1)
-	forwarded := goGet(kv, "close/k", &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 30 * time.Second})
+	forwarded := goGet(kv, "close/k", &api.QueryOptions{WaitIndex: pair.ModifyIndex, WaitTime: 30 * time.Second})
 	hung := goGet(kv, "close/hung", nil)
 	WaitFor(t, 5*time.Second, "two requests at the proxy", func() bool { return p.Count(Match{}) == 2 })
 	started := p.OutageOnNext(Match{})
 	held := goGet(kv, "close/held", nil)
 	recv(t, started, "outage begin")
+	WaitFor(t, 5*time.Second, "three requests in flight", func() bool { return p.serving.Load() == 3 })
 
 	start := time.Now()
 	p.close()

@@ -358,3 +358,83 @@ func TestSemaphoreRejoinGetsAFreshToken(t *testing.T) {
 		t.Errorf("two holders share token %d", la.Token())
 	}
 }
+
+// A release whose client gave up may still be applied, late, after the
+// release retried in the background has succeeded and the same Session
+// holds the lock again. It must not free the later hold: a waiter would
+// take the lock at once (a release imposes no lock-delay) while the later
+// holder still acts. (Found by make chaos-long: a mutex freed without
+// lock-delay during a hold, two holders for 48ms.)
+func TestLateReleaseCannotFreeALaterHold(t *testing.T) {
+	for _, kind := range []string{"mutex", "semaphore"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := devServer(t)
+			p := consultest.NewFaultProxy(t, srv.HTTPAddr)
+			c, err := api.NewClient(p.Config(srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := lock.Config{Identity: "late-release"}
+			on := func(s *lock.Session) acquirer {
+				if kind == "semaphore" {
+					return semaphoreOn(t, s, "late-release/"+kind, 1)
+				}
+				return mutexOn(t, s, "late-release/"+kind)
+			}
+			acq := on(newSession(t, c, cfg))
+			first, err := acq(ctxFor(t, 10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The release is a transaction; hold the first one 2s and
+			// forward it then, after its client has given up.
+			delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/txn"}, 2*time.Second, 1)
+			if err := first.Unlock(ctxFor(t, 300*time.Millisecond)); err == nil {
+				t.Fatal("Unlock returned nil although its release was held back")
+			}
+			second, err := acq(ctxFor(t, 10*time.Second)) // after the background retry released it
+			if err != nil {
+				t.Fatal(err)
+			}
+			octx, cancel := context.WithCancel(context.Background())
+			otherHeld := make(chan *lock.Held, 1)
+			go func() {
+				l, _ := on(newSession(t, srv.Client(t), cfg))(octx)
+				otherHeld <- l
+			}()
+			defer func() {
+				cancel()
+				if l := <-otherHeld; l != nil {
+					_ = l.Unlock(context.Background())
+				}
+			}()
+			select {
+			case <-delivered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the held-back release was not forwarded")
+			}
+			select {
+			case l := <-otherHeld:
+				otherHeld <- l
+				t.Fatalf("the other session took the lock (token %d) after the late release, while hold %d was active: %v",
+					l.Token(), second.Token(), second.Context().Err())
+			case <-time.After(time.Second):
+			}
+			if err := second.Context().Err(); err != nil {
+				t.Fatalf("the late release ended the later hold: %v", second.Reason())
+			}
+			if err := second.Unlock(ctxFor(t, 5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case l := <-otherHeld:
+				otherHeld <- l
+				if l == nil {
+					t.Fatal("the other session's wait failed")
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the other session did not take the lock after the unlock")
+			}
+		})
+	}
+}

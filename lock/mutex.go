@@ -325,7 +325,7 @@ func (m *Mutex) dequeue(session string, leave func()) {
 		if err != nil || pair == nil || pair.Session != session {
 			return err
 		}
-		return m.release(ctx, session)
+		return m.release(ctx, session, pair.ModifyIndex)
 	}, leave)
 }
 
@@ -345,10 +345,10 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, next *api
 		if errors.Is(reason, ErrLockLost) {
 			return nil // not ours any more
 		}
-		if next != nil && m.handOff(ctx, session, next) {
+		if next != nil && m.handOff(ctx, session, token, next) {
 			return nil
 		}
-		return m.release(ctx, session)
+		return m.release(ctx, session, token)
 	}
 	return m.s.newHeld(m.key, session, token, sent, leave, release, func(l *Held) {
 		keep(l, token, sent, m.getKey, func(p *api.KVPair, sent time.Time, confirm bool) {
@@ -363,13 +363,17 @@ func (m *Mutex) getKey(ctx context.Context, index uint64, wait time.Duration, co
 }
 
 // handOff hands the key held by session to next's session, in one
-// transaction (unlock, lock for next, delete next's entry if unchanged);
-// next, watching the key, confirms it with one read, so the handoff costs
-// one write. It reports false if next's entry or session went meanwhile.
-func (m *Mutex) handOff(ctx context.Context, session string, next *api.KVPair) bool {
+// transaction (check the key's index is the hold's token, unlock, lock for
+// next, delete next's entry if unchanged); next, watching the key,
+// confirms it with one read, so the handoff costs one write. It reports
+// false if the key's index, next's entry or its session changed
+// meanwhile. The index check keeps a late copy of the transaction from
+// taking the key from a later hold of this Session (see release).
+func (m *Mutex) handOff(ctx context.Context, session string, token uint64, next *api.KVPair) bool {
 	ctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
 	defer cancel()
 	ops := api.TxnOps{
+		{KV: &api.KVTxnOp{Verb: api.KVCheckIndex, Key: m.key, Index: token}},
 		{KV: &api.KVTxnOp{Verb: api.KVUnlock, Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}},
 		{KV: &api.KVTxnOp{Verb: api.KVLock, Key: m.key, Session: next.Session, Flags: api.LockFlagValue, Value: next.Value}},
 		{KV: &api.KVTxnOp{Verb: api.KVDeleteCAS, Key: next.Key, Index: next.ModifyIndex}},
@@ -392,11 +396,45 @@ func (m *Mutex) confirmMine(ctx context.Context, session string, next *api.KVPai
 	return m.held(session, pair, sent, next, leave)
 }
 
-// release releases the key held by session; the first waiter, watching
-// the key, acquires it at once.
-func (m *Mutex) release(ctx context.Context, session string) error {
-	rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
-	defer cancel()
-	_, _, err := m.s.client.KV().Release(&api.KVPair{Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}, m.s.writeOpts(rctx))
-	return err
+// release releases the key held by session, if it still is, in a
+// transaction that first checks the key's ModifyIndex is index (the
+// hold's token, or what a read just saw); the first waiter, watching the
+// key, acquires it at once. The check is what makes a late copy of this
+// request harmless: a release whose client gave up may still be applied
+// long after, when a retry has released the key and this Session holds
+// it again, and Consul's release checks only the session. Every acquire
+// moves the index, so the late copy fails. When the index moved within
+// the hold (a plain PUT kept our session), the key is read again and
+// released at its new index if our session still holds it.
+func (m *Mutex) release(ctx context.Context, session string, index uint64) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, m.s.cfg.RequestTimeout)
+		ops := api.TxnOps{
+			{KV: &api.KVTxnOp{Verb: api.KVCheckIndex, Key: m.key, Index: index}},
+			{KV: &api.KVTxnOp{Verb: api.KVUnlock, Key: m.key, Session: session, Flags: api.LockFlagValue, Value: m.value}},
+		}
+		ok, resp, _, err := m.s.client.Txn().Txn(ops, m.s.queryOpts(rctx))
+		cancel()
+		if err != nil || ok {
+			return err
+		}
+		pair, _, err := hold.GetKey(ctx, m.s.client, m.s.cfg.Datacenter, m.key, 0, 0, m.s.cfg.RequestTimeout, true)
+		switch {
+		case err != nil:
+			return err
+		case pair == nil || pair.Session != session:
+			return nil // not ours any more: nothing to release
+		case pair.ModifyIndex == index:
+			return fmt.Errorf("release %q: transaction refused: %v", m.key, txnErrors(resp))
+		}
+		index = pair.ModifyIndex
+	}
+}
+
+// txnErrors are the errors of a transaction Consul rolled back.
+func txnErrors(resp *api.TxnResponse) api.TxnErrors {
+	if resp == nil {
+		return nil
+	}
+	return resp.Errors
 }

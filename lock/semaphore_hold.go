@@ -60,11 +60,20 @@ func (sem *Semaphore) release(ctx context.Context, session string) error {
 		if err != nil {
 			return err
 		}
+		// Every form of the transaction is conditioned on the lock as it
+		// was read, so that a late copy of it (its client gave up; a retry
+		// has released the slot and this Session holds one again) fails:
+		// each join rewrites the lock.
 		ops := api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVDelete, Key: sem.prefix + "/" + session}}}
 		var v semaphoreLock
-		if pair != nil && json.Unmarshal(pair.Value, &v) == nil && v.Holders[session] {
+		switch {
+		case pair != nil && json.Unmarshal(pair.Value, &v) == nil && v.Holders[session]:
 			delete(v.Holders, session)
 			ops = append(api.TxnOps{sem.casOp(pair, v.Holders)}, ops...)
+		case pair != nil:
+			ops = append(api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCheckIndex, Key: sem.lockKey, Index: pair.ModifyIndex}}}, ops...)
+		default:
+			ops = append(api.TxnOps{{KV: &api.KVTxnOp{Verb: api.KVCheckNotExists, Key: sem.lockKey}}}, ops...)
 		}
 		rctx, cancel = context.WithTimeout(ctx, sem.s.cfg.RequestTimeout)
 		ok, _, _, err := sem.s.client.Txn().Txn(ops, (&api.QueryOptions{Datacenter: sem.s.cfg.Datacenter}).WithContext(rctx))

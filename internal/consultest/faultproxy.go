@@ -1,6 +1,7 @@
 package consultest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -39,6 +40,8 @@ type FaultProxy struct {
 	rp      *httputil.ReverseProxy
 	tr      *http.Transport    // to the agent
 	cancel  context.CancelFunc // cancels the context of every request
+	base    context.Context    // the requests' base context (LateNext forwards under it)
+	target  *url.URL           // the agent
 	serving atomic.Int64       // requests being handled (for tests)
 
 	mu      sync.Mutex
@@ -63,6 +66,8 @@ func NewFaultProxy(t testing.TB, target string) *FaultProxy {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &FaultProxy{
 		cancel: cancel,
+		base:   ctx,
+		target: u,
 		// No timeouts and no proxy from the environment. DisableCompression
 		// keeps the client's Accept-Encoding as it is.
 		tr: &http.Transport{Proxy: nil, DisableCompression: true, MaxIdleConnsPerHost: 32},
@@ -117,6 +122,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), delayKey{}, act.delay)))
 	case actFail:
 		http.Error(w, "consultest: injected fault", act.code)
+	case actLate:
+		p.late(w, r, act)
 	case actHang:
 		drainBody(r)
 		<-r.Context().Done()
@@ -130,6 +137,36 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 			abort()
 		}
 	}
+}
+
+// late forwards r act.delay after it arrived, whether or not its client
+// still waits, and answers the client if it does (see LateNext).
+func (p *FaultProxy) late(w http.ResponseWriter, r *http.Request, act action) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		abort()
+	}
+	select {
+	case <-time.After(act.delay):
+	case <-p.base.Done():
+		abort()
+	}
+	out := r.Clone(p.base) // not the client's context: it may have given up
+	out.RequestURI = ""
+	out.URL.Scheme, out.URL.Host, out.Host = p.target.Scheme, p.target.Host, p.target.Host
+	out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	resp, err := p.tr.RoundTrip(out)
+	act.delivered <- struct{}{} // buffered for every request of the fault
+	if err != nil {
+		proxyError(w, r, err)
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body) // the client may be gone
 }
 
 // delayKey marks a request whose answer DelayNext holds.

@@ -66,6 +66,10 @@ func TestFaultProxy(t *testing.T) {
 		t.Parallel()
 		testFaultProxyCount(t, s)
 	})
+	t.Run("LateNext", func(t *testing.T) {
+		t.Parallel()
+		testFaultProxyLateNext(t, s, direct)
+	})
 	t.Run("Close", func(t *testing.T) {
 		t.Parallel()
 		testFaultProxyClose(t, s, direct)
@@ -336,6 +340,47 @@ func testFaultProxyClose(t *testing.T, s *Agent, direct *api.KV) {
 			t.Fatalf("%s request succeeded through a closed proxy: %+v", what, r.pair)
 		}
 	}
+}
+
+// testFaultProxyLateNext: a late request is applied after its client gave
+// up, and after the client's second try; one whose client still waits is
+// answered.
+func testFaultProxyLateNext(t *testing.T, s *Agent, direct *api.KV) {
+	p := NewFaultProxy(t, s.HTTPAddr)
+	kv := newClient(t, p.Config(s)).KV()
+	delivered := p.LateNext(Match{Method: "PUT", Path: "/v1/kv/late/k"}, time.Second, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := kv.Put(&api.KVPair{Key: "late/k", Value: []byte("first")}, (&api.WriteOptions{}).WithContext(ctx))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("late put whose client gave up: %v, want deadline exceeded", err)
+	}
+	if _, err := kv.Put(&api.KVPair{Key: "late/k", Value: []byte("second")}, withWrite(t, 5*time.Second)); err != nil {
+		t.Fatalf("retry, past the fault: %v", err)
+	}
+	recv(t, delivered, "late request delivered")
+	pair, _, err := direct.Get("late/k", nil)
+	if err != nil || pair == nil || string(pair.Value) != "first" {
+		t.Fatalf("after the late request: %+v %v, want the late value \"first\" written over the retry's", pair, err)
+	}
+
+	waited := p.LateNext(Match{Method: "PUT", Path: "/v1/kv/late/other"}, 300*time.Millisecond, 1)
+	start := time.Now()
+	if _, err := kv.Put(&api.KVPair{Key: "late/other", Value: []byte("v")}, withWrite(t, 5*time.Second)); err != nil {
+		t.Fatalf("late put whose client waits: %v", err)
+	}
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("late put answered after %v, before its delay", d)
+	}
+	recv(t, waited, "waited-for late request delivered")
+}
+
+// withWrite returns write options whose context ends after d (or at the
+// end of the test).
+func withWrite(t *testing.T, d time.Duration) *api.WriteOptions {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return (&api.WriteOptions{}).WithContext(ctx)
 }
 
 // getResult is the result of a KV get.

@@ -41,6 +41,7 @@ const (
 	actHang                    // never answer it
 	actHold                    // hold it in an outage
 	actDelay                   // forward it, and hold its answer for a while
+	actLate                    // hold it for a while, then forward it even if its client gave up
 )
 
 // action is what the proxy does with a request.
@@ -48,7 +49,10 @@ type action struct {
 	kind   actionKind
 	code   int           // actFail: the status code
 	outage *outage       // actHold: the outage; for an armed fault, the one it begins
-	delay  time.Duration // actDelay: how long the answer is held
+	delay  time.Duration // actDelay: how long the answer is held; actLate: the request
+	// actLate: receives a value when a request has been forwarded late
+	// (and the agent answered or failed); buffered for all of them.
+	delivered chan struct{}
 }
 
 // fault is an armed fault: the next left requests that match get act.
@@ -91,6 +95,20 @@ func (p *FaultProxy) HangNext(match Match, n int) {
 // answer arrives long after the server decided. n <= 0 arms nothing.
 func (p *FaultProxy) DelayNext(match Match, d time.Duration, n int) {
 	p.arm(match, n, action{kind: actDelay, delay: d})
+}
+
+// LateNext arms a fault for the next n requests that match: each is held
+// for d and then forwarded to the agent, whether or not its client still
+// waits (the client's answer comes through if it does). That is a request
+// stuck in a queue on the way, such as a write whose client timed out
+// and tried again, which the servers still apply long after: the second
+// try may already have succeeded. The returned channel receives a value
+// when each of the n requests has been forwarded and answered. n <= 0
+// arms nothing.
+func (p *FaultProxy) LateNext(match Match, d time.Duration, n int) <-chan struct{} {
+	delivered := make(chan struct{}, max(n, 0))
+	p.arm(match, n, action{kind: actLate, delay: d, delivered: delivered})
+	return delivered
 }
 
 // OutageOnNext arms an outage of the whole path to the agent, which begins

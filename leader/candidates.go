@@ -22,6 +22,15 @@ import (
 // however many candidates wait.
 const rankStep = 5 * time.Millisecond
 
+// lineWait is the wait of a following elector's blocking query on the
+// line (FollowerWait if longer). A stale line (its query hung on a server
+// cut off, until this wait, a 16th and RequestTimeout are over) changes
+// only the order in which followers try a freed key (rankStep apart, or
+// preferWait), never whether they see it freed: that is the key's own
+// query, which waits FollowerWait. A leader, which yields to better
+// candidates by its line, waits FollowerWait (setLeading).
+const lineWait = 2 * time.Minute
+
 // candidates follows, with a blocking query on the health catalog, the
 // electors campaigning for our key whose checks pass (each elector's
 // service carries its key, identity, priority and version in metadata), so
@@ -40,24 +49,44 @@ type candidates struct {
 	list    []Candidate // sorted by service ID; nil when unknown
 	err     error       // why the list is unknown
 	changed chan struct{}
-	loaded  chan struct{} // closed at the first answer (or error)
+	loaded  chan struct{}      // closed at the first answer (or error)
+	leading bool               // waits FollowerWait, not lineWait
+	rewait  context.CancelFunc // ends the query in flight (to wait less when leading)
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
 func (e *Elector) startCandidates(ctx context.Context) *candidates {
 	return startLine(ctx, e.client, e.cfg, fmt.Sprintf("Service.Meta.consulelect_key == %q", e.cfg.Key),
-		e.self(), strategy{e.cfg.PreferVersion}, e.clock)
+		e.self(), strategy{e.cfg.PreferVersion}, e.clock, false)
 }
 
 // startLine starts following the live services of cfg.ServiceName that
 // match filter; stop ends it.
-func startLine(ctx context.Context, client *api.Client, cfg Config, filter string, me Candidate, rank strategy, c clock) *candidates {
+// A leading line waits FollowerWait; a following one lineWait.
+func startLine(ctx context.Context, client *api.Client, cfg Config, filter string, me Candidate, rank strategy, c clock, leading bool) *candidates {
 	ctx, cancel := context.WithCancel(ctx)
-	l := &candidates{client: client, cfg: cfg, filter: filter, clock: c, me: me, rank: rank, cancel: cancel,
+	l := &candidates{client: client, cfg: cfg, filter: filter, clock: c, me: me, rank: rank, cancel: cancel, leading: leading,
 		changed: make(chan struct{}), loaded: make(chan struct{}), done: make(chan struct{})}
 	go l.loop(ctx)
 	return l
+}
+
+// setLeading makes the line wait FollowerWait (leading) or lineWait; a
+// query in flight that waits longer than a leader may is asked again.
+func (c *candidates) setLeading(leading bool) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.leading == leading {
+		return
+	}
+	c.leading = leading
+	if leading && c.rewait != nil && lineWait > c.cfg.FollowerWait {
+		c.rewait()
+	}
 }
 
 func (c *candidates) stop() {
@@ -69,11 +98,26 @@ func (c *candidates) loop(ctx context.Context) {
 	defer close(c.done)
 	var index uint64
 	for ctx.Err() == nil {
+		c.mu.Lock()
 		wait := c.cfg.FollowerWait
-		rctx, cancel := context.WithTimeout(ctx, wait+wait/16+c.cfg.RequestTimeout)
+		if !c.leading {
+			wait = max(wait, lineWait)
+		}
+		qctx, rewait := context.WithCancel(ctx)
+		c.rewait = rewait
+		c.mu.Unlock()
+		rctx, cancel := context.WithTimeout(qctx, wait+wait/16+c.cfg.RequestTimeout)
 		q := &api.QueryOptions{Datacenter: c.cfg.Datacenter, WaitIndex: index, WaitTime: wait, Filter: c.filter}
 		entries, meta, err := c.client.Health().Service(c.cfg.ServiceName, "", true, q.WithContext(rctx))
 		cancel()
+		c.mu.Lock()
+		rewaited := qctx.Err() != nil && ctx.Err() == nil // setLeading ended it
+		c.rewait = nil
+		c.mu.Unlock()
+		rewait()
+		if err != nil && rewaited {
+			continue // ask again, waiting less
+		}
 		if err != nil {
 			// Without the line everyone tries at once: first come leads.
 			if ctx.Err() == nil {

@@ -26,6 +26,7 @@ type Elector struct {
 	leaderFunc LeaderFunc
 	metrics    Metrics
 	group      *Group
+	hb         *hold.Heartbeat // the running campaign's check and renewals (run's goroutine only)
 	state      *state
 	value      []byte // our JSON holder value
 	serviceID  string
@@ -286,6 +287,7 @@ func (e *Elector) run(ctx context.Context) {
 	e.log.Info("campaigning", "identity", e.cfg.Identity)
 	r := &retrier{b: e.newBackoff(), permanent: e.cfg.PermanentErrorRetry, clock: e.clock, log: e.log, note: e.noteError, state: e.state}
 	hb := e.heartbeat(ctx)
+	e.hb = hb
 	if e.group != nil {
 		defer e.group.leave(e) // joined by begin
 	}

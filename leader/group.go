@@ -210,7 +210,7 @@ func (g *Group) Start() error {
 	if g.gc.Balance {
 		me := Candidate{Identity: g.cfg.Identity, ServiceID: g.hb.ServiceID}
 		g.bal = &balancer{g: g, window: g.gc.StabilityWindow,
-			line: startLine(g.ctx, g.client, g.cfg, fmt.Sprintf("Service.Meta.consulelect_group == %q", g.gc.Name), me, strategy{}, g.clock)}
+			line: startLine(g.ctx, g.client, g.cfg, fmt.Sprintf("Service.Meta.consulelect_group == %q", g.gc.Name), me, strategy{}, g.clock, true)}
 		g.loops.Add(1)
 		go func(ctx context.Context, b *balancer) {
 			defer g.loops.Done()

@@ -23,6 +23,8 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 	defer stopOnCancel()
 	defer close(t.released)
 
+	e.hb.SetWaiting(session, false) // renewed at once, and every SessionTTL/2 while it holds the key
+
 	own := ownHolder(value, session, lock.ModifyIndex) // a transaction's result carries no value
 	e.metrics.termStarted(e.cfg.Key, t.token)          // before IsLeader says so
 	// The term first, then the holder: an observer that sees this elector
@@ -32,6 +34,10 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
 		"token", t.token, "lock_index", lock.LockIndex)
 
+	if e.group == nil {
+		line.setLeading(true) // it yields by the line: keep it fresh
+		defer line.setLeading(false)
+	}
 	e.adv.set(ctx, true) // advertised by its goroutine, soon
 	w := e.startWork(t)
 	var watch watchers

@@ -19,6 +19,7 @@ func (e *Elector) createSession(ctx context.Context, hb *hold.Heartbeat, r *retr
 	}, func(err error) bool { return r.wait(ctx, "create session", e.crossDatacenter(err)) })
 	if err == nil {
 		r.ok()
+		hb.SetWaiting(id, true) // renewed less often until it leads (lead)
 		e.log.Debug("session created", "session", id)
 	}
 	return id, err

@@ -38,7 +38,8 @@ type Heartbeat struct {
 	done      chan struct{} // closed when the beat and renew loops ended
 
 	sessMu   sync.Mutex
-	sessions map[string]struct{} // to renew (SessionTTL)
+	sessions map[string]*renewal // to renew (SessionTTL)
+	renewNow chan struct{}       // a session stopped waiting: renew it (buffered 1)
 }
 
 // HeartbeatConfig is what a Heartbeat needs; every field is required
@@ -65,7 +66,8 @@ type HeartbeatConfig struct {
 // runs it.
 func NewHeartbeat(cfg HeartbeatConfig) *Heartbeat {
 	h := &Heartbeat{HeartbeatConfig: cfg, checkID: cfg.ServiceID + ":lease",
-		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1), sessions: map[string]struct{}{}}
+		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1),
+		sessions: map[string]*renewal{}, renewNow: make(chan struct{}, 1)}
 	return h
 }
 

@@ -43,7 +43,8 @@ const (
 	// DefaultDeregisterCriticalAfter removes the check's service from the
 	// catalog after a crash (1m is Consul's minimum).
 	DefaultDeregisterCriticalAfter = time.Minute
-	// DefaultFollowerWait is the wait of a follower's blocking query. A
+	// DefaultFollowerWait is the wait of a follower's blocking query on
+	// the key (its query on the line of live candidates waits 2m). A
 	// follower is woken by any change of the key, so this only bounds how
 	// long a hung request goes unnoticed (plus a 16th and RequestTimeout):
 	// a query stuck on a server that a partition cut off silently (the
@@ -140,8 +141,9 @@ type Config struct {
 	DemoteAfter     time.Duration
 	ConfirmInterval time.Duration
 	CheckTTL        time.Duration
-	// SessionTTL is the session's TTL, renewed every SessionTTL/2: the
-	// backstop that frees the key when the leader's host is cut off from
+	// SessionTTL is the session's TTL, renewed every SessionTTL/2 while it
+	// holds the key (every 1.5*SessionTTL while it waits, and at once when
+	// it acquires): the backstop that frees the key when the leader's host is cut off from
 	// the Consul servers while other hosts still reach it (its node stays
 	// alive in gossip, and its agent cannot tell the servers that the
 	// check failed). The servers then invalidate the session 2*SessionTTL

@@ -62,7 +62,8 @@ type Config struct {
 	DemoteAfter     time.Duration
 	ConfirmInterval time.Duration
 	CheckTTL        time.Duration
-	// SessionTTL is the session's TTL, renewed every SessionTTL/2: the
+	// SessionTTL is the session's TTL, renewed every SessionTTL/2 while it
+	// holds a lock (every 1.5*SessionTTL while it holds none): the
 	// backstop that frees a lock whose holder's host lost the Consul
 	// servers while other hosts still reach it (as the elector's
 	// Config.SessionTTL). Default DefaultSessionTTL; negative for none.

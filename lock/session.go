@@ -167,6 +167,9 @@ func (s *Session) current(ctx context.Context) (string, error) {
 		return "", ErrClosed
 	}
 	s.id = id
+	if !s.holdsLocked(id) {
+		s.hb.SetWaiting(id, true)
+	}
 	s.log.Debug("session created", "session", id)
 	return id, nil
 }
@@ -254,6 +257,9 @@ func (s *Session) track(h *Held) bool {
 	if s.closed {
 		return false
 	}
+	if !s.holdsLocked(h.session) {
+		s.hb.SetWaiting(h.session, false) // renewed every SessionTTL/2 while it holds
+	}
 	s.held[h] = struct{}{}
 	return true
 }
@@ -262,6 +268,20 @@ func (s *Session) untrack(h *Held) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.held, h)
+	if !s.holdsLocked(h.session) {
+		s.hb.SetWaiting(h.session, true)
+	}
+}
+
+// holdsLocked reports whether a tracked hold uses session id; s.mu must
+// be held.
+func (s *Session) holdsLocked(id string) bool {
+	for h := range s.held {
+		if h.session == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Session) writeOpts(ctx context.Context) *api.WriteOptions {

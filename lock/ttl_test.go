@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/consul/api"
+
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -46,6 +48,61 @@ func TestSessionTTLIsRenewed(t *testing.T) {
 	if err := held.Unlock(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A Session that holds nothing is renewed every 1.5*SessionTTL, one that
+// holds a lock every SessionTTL/2: over 2*SessionTTL + 3s a waiter keeps
+// its session with one or two renewals while the holder's renews four
+// times or more, and once the waiter holds, its session is renewed at once
+// (its last renewal is older than SessionTTL/2).
+func TestWaitingSessionIsRenewedLessOften(t *testing.T) {
+	t.Parallel()
+	srv := consultest.DevServer(t, consultest.Options{})
+	hp, wp := consultest.NewFaultProxy(t, srv.HTTPAddr), consultest.NewFaultProxy(t, srv.HTTPAddr)
+	session := func(p *consultest.FaultProxy, id string) *lock.Session {
+		c, err := api.NewClient(p.Config(srv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newSession(t, c, lock.Config{Identity: id})
+	}
+	renewals := func(p *consultest.FaultProxy) int {
+		return p.Count(consultest.Match{Method: "PUT", Path: "/v1/session/renew/"})
+	}
+	holder, err := mustMutex(t, session(hp, "holder"), "svc/ttl-wait").Lock(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := waitHeld(t, mustMutex(t, session(wp, "waiter"), "svc/ttl-wait").Lock, time.Minute)
+	consultest.WaitFor(t, 10*time.Second, "the waiter in the queue", func() bool {
+		return wp.Count(consultest.Match{Method: "PUT", Path: "/v1/kv/svc/ttl-wait/.queue/"}) > 0
+	})
+	h0, w0 := renewals(hp), renewals(wp)
+	window := 2*lock.DefaultSessionTTL + 3*time.Second
+	time.Sleep(window)
+	hr, wr := renewals(hp)-h0, renewals(wp)-w0
+	t.Logf("in %v: holder %d renewals, waiter %d", window, hr, wr)
+	if wr < 1 || wr > 2 {
+		t.Errorf("waiter renewed %d times in %v, want 1 or 2 (every 1.5*SessionTTL)", wr, window)
+	}
+	if hr < 4 {
+		t.Errorf("holder renewed %d times in %v, want at least 4 (every SessionTTL/2)", hr, window)
+	}
+	before := renewals(wp)
+	if err := holder.Unlock(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	var w *lock.Held
+	select {
+	case w = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter did not take the lock")
+	}
+	if w == nil {
+		t.Fatal("the waiter's Lock failed")
+	}
+	defer func() { _ = w.Unlock(context.Background()) }()
+	consultest.WaitFor(t, 2*time.Second, "the new holder's session renewed", func() bool { return renewals(wp) > before })
 }
 
 // A negative SessionTTL creates sessions without a TTL.

@@ -30,9 +30,10 @@ func (h *Heartbeat) AddSession(id string) {
 // lock). A waiting session is renewed every 1.5*SessionTTL: Consul
 // expires a session 2*SessionTTL after its last renewal at the earliest,
 // so one late renewal still finds it alive, and if one is lost the owner
-// creates another (a follower's session guards nothing). One that stops
-// waiting (its owner acquired) is renewed at once and every SessionTTL/2
-// from then on. Unknown sessions are ignored.
+// creates another (a waiting session guards nothing). One that stops
+// waiting (its owner acquired) is renewed every SessionTTL/2 from its
+// last renewal: at once if that was longer ago. Unknown sessions are
+// ignored.
 func (h *Heartbeat) SetWaiting(id string, waiting bool) {
 	h.sessMu.Lock()
 	r := h.sessions[id]
@@ -44,7 +45,7 @@ func (h *Heartbeat) SetWaiting(id string, waiting bool) {
 	if waiting {
 		r.due = r.due.Add(h.SessionTTL) // from SessionTTL/2 after the last renewal to 1.5*SessionTTL after it
 	} else {
-		r.due = h.Clock.Now()
+		r.due = r.due.Add(-h.SessionTTL) // back to SessionTTL/2 after it, which may be past
 	}
 	h.sessMu.Unlock()
 	if !waiting {

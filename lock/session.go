@@ -48,6 +48,7 @@ type Session struct {
 	closed bool
 	turns  map[string]*turn
 	held   map[*Held]struct{}
+	holds  map[string]int // tracked holds per Consul session (renewed less often at 0)
 	wg     sync.WaitGroup // the goroutines of held locks
 }
 
@@ -77,7 +78,7 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 		return nil, err
 	}
 	s := &Session{client: client, cfg: cfg, log: hclog.NewNullLogger(), clock: hold.RealClock{},
-		newBackoff: defaultBackoff, turns: map[string]*turn{}, held: map[*Held]struct{}{}, create: make(chan struct{}, 1)}
+		newBackoff: defaultBackoff, turns: map[string]*turn{}, held: map[*Held]struct{}{}, holds: map[string]int{}, create: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -167,7 +168,7 @@ func (s *Session) current(ctx context.Context) (string, error) {
 		return "", ErrClosed
 	}
 	s.id = id
-	if !s.holdsLocked(id) {
+	if s.holds[id] == 0 {
 		s.hb.SetWaiting(id, true)
 	}
 	s.log.Debug("session created", "session", id)
@@ -257,8 +258,11 @@ func (s *Session) track(h *Held) bool {
 	if s.closed {
 		return false
 	}
-	if !s.holdsLocked(h.session) {
-		s.hb.SetWaiting(h.session, false) // renewed every SessionTTL/2 while it holds
+	if _, ok := s.held[h]; !ok {
+		s.holds[h.session]++
+		if s.holds[h.session] == 1 {
+			s.hb.SetWaiting(h.session, false) // renewed every SessionTTL/2 while it holds
+		}
 	}
 	s.held[h] = struct{}{}
 	return true
@@ -267,21 +271,14 @@ func (s *Session) track(h *Held) bool {
 func (s *Session) untrack(h *Held) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.held[h]; !ok {
+		return
+	}
 	delete(s.held, h)
-	if !s.holdsLocked(h.session) {
+	if s.holds[h.session]--; s.holds[h.session] == 0 {
+		delete(s.holds, h.session)
 		s.hb.SetWaiting(h.session, true)
 	}
-}
-
-// holdsLocked reports whether a tracked hold uses session id; s.mu must
-// be held.
-func (s *Session) holdsLocked(id string) bool {
-	for h := range s.held {
-		if h.session == id {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Session) writeOpts(ctx context.Context) *api.WriteOptions {

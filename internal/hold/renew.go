@@ -3,6 +3,7 @@ package hold
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -29,11 +30,12 @@ func (h *Heartbeat) AddSession(id string) {
 // SetWaiting says whether session id is waiting to acquire (holding no
 // lock). A waiting session is renewed every 1.5*SessionTTL: Consul
 // expires a session 2*SessionTTL after its last renewal at the earliest,
-// so one late renewal still finds it alive, and if one is lost the owner
-// creates another (a waiting session guards nothing). One that stops
-// waiting (its owner acquired) is renewed every SessionTTL/2 from its
-// last renewal: at once if that was longer ago. Unknown sessions are
-// ignored.
+// so a renewal may come T/2 late and still find it alive; if one is lost
+// all the same (renewals failed for that long), the owner learns it when
+// it next acquires, and creates another (a waiting session guards
+// nothing). One that stops waiting (its owner acquired) is renewed
+// SessionTTL/2 after its last renewal, at once if that is past: it may
+// have as little as SessionTTL/2 left then. Unknown sessions are ignored.
 func (h *Heartbeat) SetWaiting(id string, waiting bool) {
 	h.sessMu.Lock()
 	r := h.sessions[id]
@@ -58,8 +60,8 @@ func (h *Heartbeat) SetWaiting(id string, waiting bool) {
 
 // renewLoop renews every session added when it is due (see AddSession
 // and SetWaiting), renewing early those due within SessionTTL/20 so that
-// renewals come in rounds, and retrying SessionTTL/10 after a failed
-// renewal. It runs on its own goroutine: a renewal hung on a server that
+// renewals come in rounds (holding sessions first), and retrying
+// SessionTTL/10 after a failed renewal. It runs on its own goroutine: a renewal hung on a server that
 // cannot be reached must not hold up the check's passes (and so cost the
 // sessions their check). Each renewal is bounded by RequestTimeout and by
 // SessionTTL/2. A session Consul does not know any more (invalidated,
@@ -114,6 +116,18 @@ func (h *Heartbeat) dueSessions(by time.Time) (ids []string, next time.Time) {
 			next = r.due
 		}
 	}
+	// Holding sessions first, the most overdue first: a failed renewal
+	// ends the round, and a waiting session guards nothing.
+	slices.SortFunc(ids, func(a, b string) int {
+		ra, rb := h.sessions[a], h.sessions[b]
+		if ra.waiting != rb.waiting {
+			if rb.waiting {
+				return -1
+			}
+			return 1
+		}
+		return ra.due.Compare(rb.due)
+	})
 	return ids, next
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/consulelect/consulelect/internal/consultest"
@@ -133,14 +134,19 @@ func (ts *terms) checkSafe(t *testing.T) {
 	}
 }
 
-// startElectors starts one elector per candidate host on key.
-func (w *world) startElectors(t *testing.T, key string, ts *terms, cfg leader.Config) []*leader.Elector {
+// startElectors starts one elector per candidate host on key, each with
+// its agent's client, or clients[i] for host i when given.
+func (w *world) startElectors(t *testing.T, key string, ts *terms, cfg leader.Config, clients ...*api.Client) []*leader.Elector {
 	t.Helper()
 	var es []*leader.Elector
-	for _, a := range w.hosts {
+	for i, a := range w.hosts {
 		c := cfg
 		c.Key, c.Identity = key, a.Name
-		e, err := leader.New(a.Client(t), c, leader.WithLeaderFunc(ts.work(a.Name)),
+		client := a.Client(t)
+		if i < len(clients) {
+			client = clients[i]
+		}
+		e, err := leader.New(client, c, leader.WithLeaderFunc(ts.work(a.Name)),
 			leader.WithLogger(hclog.New(&hclog.LoggerOptions{Name: a.Name, Output: testWriter{t}, Level: hclog.Info})))
 		if err != nil {
 			t.Fatal(err)

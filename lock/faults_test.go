@@ -438,3 +438,53 @@ func TestLateReleaseCannotFreeALaterHold(t *testing.T) {
 		})
 	}
 }
+
+// A late copy of a waiter's dequeue (its client gave up; the background
+// retry deleted the entry, and the Session waits again with a new entry)
+// does not delete the new entry.
+func TestLateDequeueKeepsALaterEntry(t *testing.T) {
+	srv := devServer(t)
+	p := consultest.NewFaultProxy(t, srv.HTTPAddr)
+	c, err := api.NewClient(p.Config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "late-dequeue/k"
+	holder, err := mustMutex(t, newSession(t, srv.Client(t), lock.Config{Identity: "holder"}), key).Lock(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Unlock(context.Background()) }()
+	ws := newSession(t, c, lock.Config{Identity: "waiter", RequestTimeout: time.Second})
+	m := mustMutex(t, ws, key)
+	delivered := p.LateNext(consultest.Match{Method: "DELETE", Path: "/v1/kv/" + key + "/.queue/"}, 2500*time.Millisecond, 1)
+	if _, err := m.Lock(ctxFor(t, time.Second)); err == nil {
+		t.Fatal("Lock returned while the key was held")
+	}
+	// The second wait queues once the first one's entry is gone (the
+	// retried delete); then the late first delete arrives.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	second := make(chan error, 1)
+	go func() {
+		l, err := m.Lock(ctx)
+		if l != nil {
+			_ = l.Unlock(context.Background())
+		}
+		second <- err
+	}()
+	select {
+	case <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late delete was not forwarded")
+	}
+	entries, _, err := srv.Client(t).KV().Keys(key+"/.queue/", "", &api.QueryOptions{RequireConsistent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("queue entries after the late delete: %v, want the second wait's one", entries)
+	}
+	cancel()
+	<-second
+}

@@ -313,14 +313,27 @@ func (m *Mutex) enqueue(ctx context.Context, session string) error {
 // A holder may have handed us the key before the entry went (or an
 // acquire whose answer was lost or late took it): then we release it. The
 // process's turn on the key stays ours until that is done (leave), so no
-// other goroutine of ours can be holding it.
+// other goroutine of ours can be holding it. The entry is deleted at the
+// index a consistent read saw, so that a late copy of the delete cannot
+// remove a later wait's entry (the key is the same for every wait of the
+// session; see release).
 func (m *Mutex) dequeue(session string, leave func()) {
 	m.s.persist("leave the lock queue of "+m.key, func(ctx context.Context) error {
-		if _, err := m.s.client.KV().Delete(m.queue+session, m.s.writeOpts(ctx)); err != nil {
-			return err
-		}
 		q := m.s.queryOpts(ctx)
 		q.RequireConsistent = true
+		entry, _, err := m.s.client.KV().Get(m.queue+session, q)
+		if err != nil {
+			return err
+		}
+		if entry != nil {
+			ok, _, err := m.s.client.KV().DeleteCAS(entry, m.s.writeOpts(ctx))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("queue entry %s changed while it was deleted", entry.Key)
+			}
+		}
 		pair, _, err := m.s.client.KV().Get(m.key, q)
 		if err != nil || pair == nil || pair.Session != session {
 			return err

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/consul/api"
-
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -19,20 +17,13 @@ import (
 func TestFollowerSessionIsRenewedLessOften(t *testing.T) {
 	t.Parallel()
 	srv := consultest.DevServer(t, consultest.Options{})
-	client := func(p *consultest.FaultProxy) *api.Client {
-		c, err := api.NewClient(p.Config(srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
 	lp, fp := consultest.NewFaultProxy(t, srv.HTTPAddr), consultest.NewFaultProxy(t, srv.HTTPAddr)
 	renewals := func(p *consultest.FaultProxy) int {
 		return p.Count(consultest.Match{Method: "PUT", Path: "/v1/session/renew/"})
 	}
-	l := startElector(t, client(lp), cfgFor("renew/k", "leader"))
+	l := startElector(t, lp.Client(t, srv), cfgFor("renew/k", "leader"))
 	waitLeader(t, 10*time.Second, l)
-	f := startElector(t, client(fp), cfgFor("renew/k", "follower"))
+	f := startElector(t, fp.Client(t, srv), cfgFor("renew/k", "follower"))
 	var session string
 	waitFor(t, 10*time.Second, "the follower's session", func() bool {
 		entries, _, err := srv.Client(t).Session().List(nil)

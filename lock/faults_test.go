@@ -263,10 +263,7 @@ func TestLateAcquireAnswerIsNotAHold(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			srv := devServer(t)
 			p := consultest.NewFaultProxy(t, srv.HTTPAddr)
-			c, err := api.NewClient(p.Config(srv))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := p.Client(t, srv)
 			cfg := lock.Config{Identity: "late", DemoteAfter: time.Second, LockDelay: 1500 * time.Millisecond, ConfirmInterval: 250 * time.Millisecond}
 			s := newSession(t, c, cfg)
 			acq := mutexOn(t, s, "late/"+kind)
@@ -370,10 +367,7 @@ func TestLateReleaseCannotFreeALaterHold(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			srv := devServer(t)
 			p := consultest.NewFaultProxy(t, srv.HTTPAddr)
-			c, err := api.NewClient(p.Config(srv))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := p.Client(t, srv)
 			cfg := lock.Config{Identity: "late-release"}
 			on := func(s *lock.Session) acquirer {
 				if kind == "semaphore" {
@@ -445,10 +439,7 @@ func TestLateReleaseCannotFreeALaterHold(t *testing.T) {
 func TestLateDequeueKeepsALaterEntry(t *testing.T) {
 	srv := devServer(t)
 	p := consultest.NewFaultProxy(t, srv.HTTPAddr)
-	c, err := api.NewClient(p.Config(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := p.Client(t, srv)
 	const key = "late-dequeue/k"
 	holder, err := mustMutex(t, newSession(t, srv.Client(t), lock.Config{Identity: "holder"}), key).Lock(ctxFor(t, 10*time.Second))
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/consul/api"
-
 	"github.com/consulelect/consulelect/internal/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -60,11 +58,7 @@ func TestWaitingSessionIsRenewedLessOften(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{})
 	hp, wp := consultest.NewFaultProxy(t, srv.HTTPAddr), consultest.NewFaultProxy(t, srv.HTTPAddr)
 	session := func(p *consultest.FaultProxy, id string) *lock.Session {
-		c, err := api.NewClient(p.Config(srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return newSession(t, c, lock.Config{Identity: id})
+		return newSession(t, p.Client(t, srv), lock.Config{Identity: id})
 	}
 	renewals := func(p *consultest.FaultProxy) int {
 		return p.Count(consultest.Match{Method: "PUT", Path: "/v1/session/renew/"})

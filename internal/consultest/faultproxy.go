@@ -100,6 +100,13 @@ func (p *FaultProxy) Config(a *Agent) *api.Config {
 	return cfg
 }
 
+// Client returns an api client that reaches agent a through the proxy
+// (see Config). Its idle connections are closed in t.Cleanup.
+func (p *FaultProxy) Client(t testing.TB, a *Agent) *api.Client {
+	t.Helper()
+	return newClient(t, p.Config(a))
+}
+
 // close ends every request still in the proxy, closes it and waits for all
 // of its goroutines. Cancelling the base context of the requests releases
 // hung and held requests and cancels those being forwarded, so that the

@@ -36,11 +36,7 @@ func TestFollowerQueryHungOnTheCutServer(t *testing.T) {
 	var clients []*api.Client
 	for _, a := range w.hosts {
 		p := consultest.NewFaultProxy(t, a.HTTPAddr)
-		c, err := api.NewClient(p.Config(a))
-		if err != nil {
-			t.Fatal(err)
-		}
-		proxies, clients = append(proxies, p), append(clients, c)
+		proxies, clients = append(proxies, p), append(clients, p.Client(t, a))
 	}
 	const key = "svc/hung-follower"
 	es := w.startElectors(t, key, ts, leader.Config{}, clients...)

@@ -52,6 +52,7 @@ func report(h *history, v *verdict, m runMeta) string {
 		}
 	}
 	faultsTable(w, h)
+	stretchesTable(w, h)
 	setup(w, h, m)
 	return b.String()
 }
@@ -97,9 +98,9 @@ func checksTable(w func(string, ...any), h *history, v *verdict) {
 	share, window, gap := availability(h)
 	w("| availability: share of the run (first fault to the end) with a leader | %.1f%% of %s; longest gap %s |\n",
 		100*share, fmtDur(window.dur()), fmtDur(gap.dur()))
-	fshare, unexplained := felt(h)
+	fshare, longest := felt(h)
 	w("| availability as users feel it: the same, leaving out each fault's own failover (goal ≥ 99.9%%) | %.2f%%; longest leaderless stretch no fault explains %s |\n",
-		100*fshare, fmtDur(unexplained.dur()))
+		100*fshare, fmtDur(longest.dur()))
 }
 
 // lockRows are the checks of the mutex and the semaphore, when the run
@@ -212,6 +213,46 @@ func faultsTable(w func(string, ...any), h *history) {
 		w("| %s | %d | %d | %d | %s | %s | %s | %d |\n", ks.kind, ks.count, ks.kept, len(fo), p50, p99, mx, ks.gaps)
 	}
 	w("\nFailover: from the injection to the start of the next term by any candidate (its LeaderFunc entered). \"Kept\": the leader's term survived until the next fault.\n")
+}
+
+// healShadow is how long after a fault's heal a leaderless stretch is
+// counted as following the heal, in the stretches' summary.
+const healShadow = 10 * time.Second
+
+// stretchesTable lists the longest leaderless stretches that no fault
+// explains, with the fault and the term before each, and sums those that
+// began soon after a heal.
+func stretchesTable(w func(string, ...any), h *history) {
+	all := unexplained(h)
+	if len(all) == 0 {
+		return
+	}
+	var total, afterHeal time.Duration
+	n := 0
+	for _, s := range all {
+		total += s.dur()
+		if d, ok := s.afterHeal(); ok && d <= healShadow {
+			afterHeal += s.dur()
+			n++
+		}
+	}
+	w("\nLeaderless stretches that no fault explains: %d, %s in all; %d of them (%s) began within %s after a fault's heal. The longest:\n\n",
+		len(all), fmtDur(total), n, fmtDur(afterHeal), fmtDur(healShadow))
+	w("| stretch | length | the fault before it | the term before it |\n|---|---|---|---|\n")
+	for _, s := range all[:min(len(all), 5)] {
+		fault := "none"
+		if f := s.fault; f != nil {
+			fault = fmt.Sprintf("%d `%s` on %s at %s", f.n, f.kind, f.target, h.at(f.injected))
+			if d, ok := s.afterHeal(); ok {
+				fault += fmt.Sprintf(", healed %s before", fmtDur(d))
+			}
+		}
+		prev := "none"
+		if t := s.ended; t != nil {
+			prev = fmt.Sprintf("%v, %s at %s (%s)", t, t.ended, h.at(t.end), t.reason)
+		}
+		w("| %s | %s | %s | %s |\n", h.spanAt(s.span), fmtDur(s.dur()), fault, prev)
+	}
 }
 
 func setup(w func(string, ...any), h *history, m runMeta) {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/consulelect/consulelect/internal/durstat"
@@ -121,8 +123,15 @@ func (h *history) caused(f *fault) bool {
 // explains. It was 35.9% by the whole-run measure in the 500-fault run,
 // because the next fault follows each failover within seconds.
 func felt(h *history) (share float64, unexplained span) {
+	share, gaps := feltGaps(h)
+	return share, gaps.longest()
+}
+
+// feltGaps is felt's share and every leaderless stretch that no fault
+// explains.
+func feltGaps(h *history) (share float64, gaps spans) {
 	if len(h.faults) == 0 {
-		return 0, span{}
+		return 0, nil
 	}
 	var excused []span
 	for i, f := range h.faults {
@@ -144,7 +153,46 @@ func felt(h *history) (share float64, unexplained span) {
 	if rest.total() > 0 {
 		share = float64(covered.total()) / float64(rest.total())
 	}
-	return share, rest.minus(covered).longest()
+	return share, rest.minus(covered)
+}
+
+// A stretch is a leaderless stretch that no fault explains, with what
+// came before it: the last fault injected before it, and the last term.
+type stretch struct {
+	span
+	fault *fault // nil: none before it
+	ended *term  // the last term that started before it (nil: none)
+}
+
+// afterHeal is how long after its fault's heal the stretch began (false:
+// no fault, or the fault had not healed).
+func (s stretch) afterHeal() (time.Duration, bool) {
+	if s.fault == nil || s.fault.healed == 0 || s.fault.healed > s.from {
+		return 0, false
+	}
+	return time.Duration(s.from - s.fault.healed), true
+}
+
+// unexplained returns felt's leaderless stretches, longest first.
+func unexplained(h *history) []stretch {
+	_, gaps := feltGaps(h)
+	out := make([]stretch, 0, len(gaps))
+	for _, g := range gaps {
+		s := stretch{span: g}
+		for _, f := range h.faults {
+			if f.injected <= g.from {
+				s.fault = f
+			}
+		}
+		for _, t := range h.elect.terms {
+			if t.start <= g.from {
+				s.ended = t
+			}
+		}
+		out = append(out, s)
+	}
+	slices.SortStableFunc(out, func(a, b stretch) int { return cmp.Compare(b.dur(), a.dur()) })
+	return out
 }
 
 // windowStats summarises the windows of one kind.

@@ -24,13 +24,17 @@ func TestFeltAvailability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	share, unexplained := felt(h)
+	share, longest := felt(h)
 	// [5, 45] is 40s; the failover [5, 8] is left out: 37s, 35s of them led.
 	if want := 35.0 / 37.0; share < want-1e-9 || share > want+1e-9 {
 		t.Errorf("share %.4f, want %.4f", share, want)
 	}
-	if unexplained.dur() != 2*time.Second {
-		t.Errorf("unexplained gap %v, want 2s", unexplained.dur())
+	if longest.dur() != 2*time.Second {
+		t.Errorf("unexplained gap %v, want 2s", longest.dur())
+	}
+	st := unexplained(h)
+	if len(st) != 1 || st[0].dur() != 2*time.Second || st[0].fault == nil || st[0].fault.n != 2 || st[0].ended == nil || st[0].ended.id != "b" {
+		t.Errorf("unexplained stretches %+v, want one of 2s after fault 2 and b's term", st)
 	}
 	whole, _, _ := availability(h)
 	if whole >= share {

@@ -99,7 +99,7 @@ func checksTable(w func(string, ...any), h *history, v *verdict) {
 	w("| availability: share of the run (first fault to the end) with a leader | %.1f%% of %s; longest gap %s |\n",
 		100*share, fmtDur(window.dur()), fmtDur(gap.dur()))
 	fshare, longest := felt(h)
-	w("| availability as users feel it: the same, leaving out each fault's own failover (goal ≥ 99.9%%) | %.2f%%; longest leaderless stretch no fault explains %s |\n",
+	w("| availability as users feel it: the same, leaving out each fault's own window: the fault, its failover, and its aftershocks (goal ≥ 99.9%%) | %.2f%%; longest leaderless stretch no fault explains %s |\n",
 		100*fshare, fmtDur(longest.dur()))
 }
 
@@ -223,6 +223,14 @@ const healShadow = 10 * time.Second
 // explains, with the fault and the term before each, and sums those that
 // began soon after a heal.
 func stretchesTable(w func(string, ...any), h *history) {
+	_, _, aftershocks := feltGaps(h)
+	if len(aftershocks) > 0 {
+		w("\nAftershocks: %d terms began during a fault and ended before it settled (its heal + DemoteAfter + CheckTTL + LockDelay); their failovers count as the fault's:", len(aftershocks))
+		for _, t := range aftershocks[:min(len(aftershocks), 5)] {
+			w(" %v at %s (%s);", t, h.at(t.end), t.reason)
+		}
+		w("\n")
+	}
 	all := unexplained(h)
 	if len(all) == 0 {
 		return

@@ -66,12 +66,8 @@ func (h *history) survived(f *fault, until int64) bool {
 // failover is the time from a fault's injection to the start of the next
 // term, by any candidate.
 func (h *history) failover(f *fault) (time.Duration, bool) {
-	for _, t := range h.elect.terms {
-		if t.start > f.injected {
-			return time.Duration(t.start - f.injected), true
-		}
-	}
-	return 0, false
+	s, ok := h.nextStart(f.injected)
+	return time.Duration(s - f.injected), ok
 }
 
 // availability is the share of [first fault, end of the run] during which
@@ -105,33 +101,58 @@ func (h *history) led() spans {
 }
 
 // caused reports whether the fault's term ended soon enough after it to
-// have been ended by it: within its heal (a pause's length), DemoteAfter,
-// CheckTTL and LockDelay. A term that ended later ended of something else.
+// have been ended by it: by settled(f). A term that ended later ended of
+// something else.
 func (h *history) caused(f *fault) bool {
 	t := h.findTerm(f.pid, f.token)
 	if t == nil || t.end < f.injected {
 		return true
 	}
-	bound := max(f.healed-f.injected, 0) + h.settings.DemoteAfter + h.settings.CheckTTL + h.settings.LockDelay
-	return t.end-f.injected <= bound
+	return t.end <= h.settled(f)
+}
+
+// settled is when the fault's effects on terms are over: its heal (a
+// pause's length, a partition's) plus DemoteAfter, CheckTTL and
+// LockDelay, the most a fault takes to end a term (docs/safety.md).
+func (h *history) settled(f *fault) int64 {
+	return max(f.healed, f.injected) + h.settings.DemoteAfter + h.settings.CheckTTL + h.settings.LockDelay
+}
+
+// nextStart is the start of the first term that starts after at.
+func (h *history) nextStart(at int64) (int64, bool) {
+	for _, t := range h.elect.terms {
+		if t.start > at {
+			return t.start, true
+		}
+	}
+	return 0, false
 }
 
 // felt is availability as users feel it: the share of [first fault, end
-// of the run] with a leader, leaving out each fault's own failover (from
-// its injection to the start of the next term, for a fault that ended its
-// term), and the longest leaderless stretch that no fault
-// explains. It was 35.9% by the whole-run measure in the 500-fault run,
-// because the next fault follows each failover within seconds.
+// of the run] with a leader, leaving out each fault's own window, and the
+// longest leaderless stretch that no fault explains. It was 35.9% by the
+// whole-run measure in the 500-fault run, because the next fault follows
+// each failover within seconds.
 func felt(h *history) (share float64, unexplained span) {
-	share, gaps := feltGaps(h)
+	share, gaps, _ := feltGaps(h)
 	return share, gaps.longest()
 }
 
-// feltGaps is felt's share and every leaderless stretch that no fault
-// explains.
-func feltGaps(h *history) (share float64, gaps spans) {
+// feltGaps is felt's share, every leaderless stretch that no fault
+// explains, and the terms that began during a fault and ended before it
+// settled (aftershocks). A fault's own window is
+//   - the fault itself, from its injection to its heal (a leader that the
+//     fault pauses keeps its term but leads nobody meanwhile);
+//   - for a fault that ended its term, its failover: from its injection to
+//     the start of the next term;
+//   - for every term that began after the injection and ended before the
+//     fault settled, from its end to the start of the next term: the heal
+//     itself can end a term (after a partition heals, the servers that
+//     were cut off gossip a stale view of the members and Consul can mark
+//     a live node failed for a moment, invalidating its sessions).
+func feltGaps(h *history) (share float64, gaps spans, aftershocks []*term) {
 	if len(h.faults) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	var excused []span
 	for i, f := range h.faults {
@@ -139,21 +160,32 @@ func feltGaps(h *history) (share float64, gaps spans) {
 		if i+1 < len(h.faults) {
 			next = h.faults[i+1].injected
 		}
-		if h.survived(f, next) || !h.caused(f) {
-			continue
+		excused = append(excused, span{f.injected, max(f.healed, f.injected)})
+		if !h.survived(f, next) && h.caused(f) {
+			end := h.end
+			if s, ok := h.nextStart(f.injected); ok {
+				end = s
+			}
+			excused = append(excused, span{f.injected, end})
 		}
-		end := h.end
-		if d, ok := h.failover(f); ok {
-			end = f.injected + int64(d)
+		for _, t := range h.elect.terms {
+			if t.start <= f.injected || t.end > min(h.settled(f), next) || t.ended == "open" {
+				continue
+			}
+			end := h.end
+			if s, ok := h.nextStart(t.end); ok {
+				end = s
+			}
+			excused = append(excused, span{t.end, end})
+			aftershocks = append(aftershocks, t)
 		}
-		excused = append(excused, span{f.injected, end})
 	}
 	rest := spans{{h.faults[0].injected, h.end}}.minus(normalize(excused))
 	covered := h.led().intersect(rest)
 	if rest.total() > 0 {
 		share = float64(covered.total()) / float64(rest.total())
 	}
-	return share, rest.minus(covered)
+	return share, rest.minus(covered), aftershocks
 }
 
 // A stretch is a leaderless stretch that no fault explains, with what
@@ -175,7 +207,7 @@ func (s stretch) afterHeal() (time.Duration, bool) {
 
 // unexplained returns felt's leaderless stretches, longest first.
 func unexplained(h *history) []stretch {
-	_, gaps := feltGaps(h)
+	_, gaps, _ := feltGaps(h)
 	out := make([]stretch, 0, len(gaps))
 	for _, g := range gaps {
 		s := stretch{span: g}

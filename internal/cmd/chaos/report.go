@@ -225,9 +225,15 @@ const healShadow = 10 * time.Second
 func stretchesTable(w func(string, ...any), h *history) {
 	_, _, aftershocks := feltGaps(h)
 	if len(aftershocks) > 0 {
-		w("\nAftershocks: %d terms began during a fault and ended before it settled (its heal + DemoteAfter + CheckTTL + LockDelay); their failovers count as the fault's:", len(aftershocks))
+		strict, _, _ := feltWith(h, false)
+		w("\nAftershocks: %d terms began during a fault and ended before it settled (its heal + DemoteAfter + CheckTTL + LockDelay); their failovers count as the fault's (counted against the library instead, availability as users feel it would be %.2f%%):",
+			len(aftershocks), 100*strict)
 		for _, t := range aftershocks[:min(len(aftershocks), 5)] {
-			w(" %v at %s (%s);", t, h.at(t.end), t.reason)
+			next := "no later term"
+			if s, ok := h.nextStart(t.end); ok {
+				next = "the next term " + fmtDur(time.Duration(s-t.end)) + " later"
+			}
+			w(" %v ended at %s (%s), %s;", t, h.at(t.end), t.reason, next)
 		}
 		w("\n")
 	}

@@ -151,6 +151,12 @@ func felt(h *history) (share float64, unexplained span) {
 //     were cut off gossip a stale view of the members and Consul can mark
 //     a live node failed for a moment, invalidating its sessions).
 func feltGaps(h *history) (share float64, gaps spans, aftershocks []*term) {
+	return feltWith(h, true)
+}
+
+// feltWith is feltGaps, leaving the aftershocks' failovers in the share
+// unless excuseAftershocks.
+func feltWith(h *history, excuseAftershocks bool) (share float64, gaps spans, aftershocks []*term) {
 	if len(h.faults) == 0 {
 		return 0, nil, nil
 	}
@@ -176,7 +182,9 @@ func feltGaps(h *history) (share float64, gaps spans, aftershocks []*term) {
 			if s, ok := h.nextStart(t.end); ok {
 				end = s
 			}
-			excused = append(excused, span{t.end, end})
+			if excuseAftershocks {
+				excused = append(excused, span{t.end, end})
+			}
 			aftershocks = append(aftershocks, t)
 		}
 	}

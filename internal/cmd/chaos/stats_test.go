@@ -84,4 +84,8 @@ func TestFeltAvailabilityFaultWindows(t *testing.T) {
 	if len(aftershocks) != 1 || aftershocks[0].token != 30 {
 		t.Errorf("aftershocks %v, want c's term (token 30)", aftershocks)
 	}
+	// Counted against the library, the aftershock's [28, 31] is back in.
+	if strict, _, _ := feltWith(h, false); strict < 31.0/37.0-1e-9 || strict > 31.0/37.0+1e-9 {
+		t.Errorf("share with the aftershocks counted %.4f, want %.4f", strict, 31.0/37.0)
+	}
 }

@@ -67,7 +67,10 @@ func (h *history) survived(f *fault, until int64) bool {
 // term, by any candidate.
 func (h *history) failover(f *fault) (time.Duration, bool) {
 	s, ok := h.nextStart(f.injected)
-	return time.Duration(s - f.injected), ok
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(s - f.injected), true
 }
 
 // availability is the share of [first fault, end of the run] during which
@@ -128,72 +131,96 @@ func (h *history) nextStart(at int64) (int64, bool) {
 	return 0, false
 }
 
-// felt is availability as users feel it: the share of [first fault, end
-// of the run] with a leader, leaving out each fault's own window, and the
-// longest leaderless stretch that no fault explains. It was 35.9% by the
-// whole-run measure in the 500-fault run, because the next fault follows
-// each failover within seconds.
-func felt(h *history) (share float64, unexplained span) {
-	share, gaps, _ := feltGaps(h)
-	return share, gaps.longest()
+// leaderless is the stretch without a leader (led: h.led()) that begins
+// at from, up to to at most; empty if some term leads at from.
+func leaderless(led spans, from, to int64) span {
+	for _, l := range led {
+		if l.from <= from && from < l.to {
+			return span{from, from}
+		}
+		if l.from > from {
+			return span{from, min(to, l.from)}
+		}
+	}
+	return span{from, to}
 }
 
-// feltGaps is felt's share, every leaderless stretch that no fault
-// explains, and the terms that began during a fault and ended before it
-// settled (aftershocks). A fault's own window is
+// An aftershock is a term that began during a fault, before its heal,
+// and ended before the fault settled: the heal itself can end a term
+// (after a partition heals, the servers that were cut off gossip a stale
+// view of the members, and Consul can mark a live node failed for a
+// moment and invalidate its sessions).
+type aftershock struct {
+	term *term
+	gap  span // the leaderless stretch after it
+}
+
+// feltStats is availability as users feel it (see feltOf).
+type feltStats struct {
+	share       float64      // the share of the time outside the faults' own windows with a leader
+	strict      float64      // the same with the aftershocks counted against the library
+	gaps        spans        // the leaderless stretches that no fault explains
+	aftershocks []aftershock // longest gap first
+}
+
+// feltOf is availability as users feel it: the share of [first fault,
+// end of the run] with a leader, leaving out each fault's own window, and
+// the leaderless stretches that no fault explains. It was 35.9% by the
+// whole-run measure in the 500-fault run, because the next fault follows
+// each failover within seconds. A fault's own window is
 //   - the fault itself, from its injection to its heal (a leader that the
 //     fault pauses keeps its term but leads nobody meanwhile);
 //   - for a fault that ended its term, its failover: from its injection to
 //     the start of the next term;
-//   - for every term that began after the injection and ended before the
-//     fault settled, from its end to the start of the next term: the heal
-//     itself can end a term (after a partition heals, the servers that
-//     were cut off gossip a stale view of the members and Consul can mark
-//     a live node failed for a moment, invalidating its sessions).
-func feltGaps(h *history) (share float64, gaps spans, aftershocks []*term) {
-	return feltWith(h, true)
-}
-
-// feltWith is feltGaps, leaving the aftershocks' failovers in the share
-// unless excuseAftershocks.
-func feltWith(h *history, excuseAftershocks bool) (share float64, gaps spans, aftershocks []*term) {
+//   - for each of its aftershocks, the leaderless stretch after it, for
+//     LockDelay + schedulingAllowance at most (a session invalidated by
+//     Consul frees the key for a successor after one lock-delay): a longer
+//     stretch is the library's.
+func feltOf(h *history) feltStats {
+	var st feltStats
 	if len(h.faults) == 0 {
-		return 0, nil, nil
+		return st
 	}
-	var excused []span
+	led := h.led()
+	var base, shocks []span
 	for i, f := range h.faults {
 		next := h.end
 		if i+1 < len(h.faults) {
 			next = h.faults[i+1].injected
 		}
-		excused = append(excused, span{f.injected, max(f.healed, f.injected)})
+		base = append(base, span{f.injected, max(f.healed, f.injected)})
 		if !h.survived(f, next) && h.caused(f) {
 			end := h.end
 			if s, ok := h.nextStart(f.injected); ok {
 				end = s
 			}
-			excused = append(excused, span{f.injected, end})
+			base = append(base, span{f.injected, end})
+		}
+		if f.healed == 0 {
+			continue
 		}
 		for _, t := range h.elect.terms {
-			if t.start <= f.injected || t.end > min(h.settled(f), next) || t.ended == "open" {
+			if t.start <= f.injected || t.start >= f.healed || t.end > min(h.settled(f), next) || t.ended == "open" {
 				continue
 			}
-			end := h.end
-			if s, ok := h.nextStart(t.end); ok {
-				end = s
-			}
-			if excuseAftershocks {
-				excused = append(excused, span{t.end, end})
-			}
-			aftershocks = append(aftershocks, t)
+			gap := leaderless(led, t.end, h.end)
+			st.aftershocks = append(st.aftershocks, aftershock{term: t, gap: gap})
+			shocks = append(shocks, span{gap.from, min(gap.to, gap.from+h.settings.LockDelay+int64(schedulingAllowance))})
 		}
 	}
-	rest := spans{{h.faults[0].injected, h.end}}.minus(normalize(excused))
-	covered := h.led().intersect(rest)
-	if rest.total() > 0 {
-		share = float64(covered.total()) / float64(rest.total())
+	slices.SortStableFunc(st.aftershocks, func(a, b aftershock) int { return cmp.Compare(b.gap.dur(), a.gap.dur()) })
+	whole := spans{{h.faults[0].injected, h.end}}
+	share := func(excused []span) (float64, spans) {
+		rest := whole.minus(normalize(excused))
+		covered := led.intersect(rest)
+		if rest.total() == 0 {
+			return 0, nil
+		}
+		return float64(covered.total()) / float64(rest.total()), rest.minus(covered)
 	}
-	return share, rest.minus(covered), aftershocks
+	st.strict, _ = share(base)
+	st.share, st.gaps = share(append(base, shocks...))
+	return st
 }
 
 // A stretch is a leaderless stretch that no fault explains, with what
@@ -213,9 +240,9 @@ func (s stretch) afterHeal() (time.Duration, bool) {
 	return time.Duration(s.from - s.fault.healed), true
 }
 
-// unexplained returns felt's leaderless stretches, longest first.
-func unexplained(h *history) []stretch {
-	_, gaps, _ := feltGaps(h)
+// unexplained returns the leaderless stretches gaps (feltOf's), longest
+// first, with what came before each.
+func unexplained(h *history, gaps spans) []stretch {
 	out := make([]stretch, 0, len(gaps))
 	for _, g := range gaps {
 		s := stretch{span: g}

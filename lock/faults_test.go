@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -478,4 +479,100 @@ func TestLateDequeueKeepsALaterEntry(t *testing.T) {
 	}
 	cancel()
 	<-second
+}
+
+// An acquire whose answer never came, applied by the servers after its
+// wait gave up, leaves the Session holding the lock with nobody of ours
+// waiting for it; the Session's sweep gives it up, so another session
+// takes the lock while this one stays open.
+func TestLateAcquireIsSwept(t *testing.T) {
+	for _, kind := range []string{"mutex", "semaphore"} {
+		t.Run(kind, func(t *testing.T) {
+			srv := devServer(t)
+			p := consultest.NewFaultProxy(t, srv.HTTPAddr)
+			name := "late-acquire/" + kind
+			on := func(s *lock.Session) acquirer {
+				if kind == "semaphore" {
+					return semaphoreOn(t, s, name, 1)
+				}
+				return mutexOn(t, s, name)
+			}
+			// ours holds the lock in Consul: the key's session, or a
+			// holder in the semaphore's lock.
+			ours := func() bool {
+				if kind == "mutex" {
+					pair, _, err := srv.Client(t).KV().Get(name, nil)
+					return err == nil && pair != nil && pair.Session != ""
+				}
+				pair, _, err := srv.Client(t).KV().Get(name+"/.lock", nil)
+				var v struct{ Holders map[string]bool }
+				return err == nil && pair != nil && json.Unmarshal(pair.Value, &v) == nil && len(v.Holders) > 0
+			}
+			late := newSession(t, p.Client(t, srv), lock.Config{Identity: "late"})
+			// The acquire is a transaction: hold it 2s, forward it then.
+			delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/txn"}, 2*time.Second, 1)
+			if l, err := on(late)(ctxFor(t, 500*time.Millisecond)); err == nil {
+				t.Fatalf("the acquire returned (token %d) although its request was held back", l.Token())
+			}
+			select {
+			case <-delivered:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the held-back acquire was not forwarded")
+			}
+			if !ours() {
+				t.Fatal("the late acquire was not applied: the test proves nothing")
+			}
+			other := newSession(t, srv.Client(t), lock.Config{Identity: "other"})
+			l, err := on(other)(ctxFor(t, 20*time.Second))
+			if err != nil {
+				t.Fatalf("another session could not take the lock that a late acquire left held: %v", err)
+			}
+			if err := l.Unlock(ctxFor(t, 5*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A queue entry written after its wait gave up would take the key at the
+// holder's release (the holder hands it to the first live entry) and
+// keep it from everyone while the Session lives; the sweep deletes the
+// entry, and the key it was handed, so the next waiter takes it.
+func TestLateEnqueueIsSwept(t *testing.T) {
+	srv := devServer(t)
+	p := consultest.NewFaultProxy(t, srv.HTTPAddr)
+	const key = "late-enqueue/k"
+	holder, err := mustMutex(t, newSession(t, srv.Client(t), lock.Config{Identity: "holder"}), key).Lock(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := mustMutex(t, newSession(t, p.Client(t, srv), lock.Config{Identity: "late"}), key)
+	delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/kv/" + key + "/.queue/"}, 2*time.Second, 1)
+	if _, err := late.Lock(ctxFor(t, 500*time.Millisecond)); err == nil {
+		t.Fatal("Lock returned while the key was held")
+	}
+	select {
+	case <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held-back queue entry was not forwarded")
+	}
+	entries, _, err := srv.Client(t).KV().List(key+"/.queue/", nil)
+	if err != nil || len(entries) != 1 || entries[0].Session == "" {
+		t.Fatalf("the late queue entry was not applied (entries %v, %v): the test proves nothing", entries, err)
+	}
+	other := make(chan error, 1)
+	next := mustMutex(t, newSession(t, srv.Client(t), lock.Config{Identity: "other"}), key)
+	go func() {
+		l, err := next.Lock(ctxFor(t, 20*time.Second))
+		if err == nil {
+			err = l.Unlock(ctxFor(t, 5*time.Second))
+		}
+		other <- err
+	}()
+	if err := holder.Unlock(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-other; err != nil {
+		t.Fatalf("the next waiter did not take the key after the holder's release: %v", err)
+	}
 }

@@ -113,6 +113,7 @@ func (q *queueState) ahead(session string) *api.KVPair {
 func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
 	var (
 		queued   string      // the session our queue entry belongs to
+		late     string      // the session of an acquire or enqueue left unanswered (see Session.sweep)
 		seenFree time.Time   // when the key was first seen free
 		q        *queueState // the current view; nil: read it
 		last     error
@@ -132,6 +133,9 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 			m.dequeue(queued, leave) // the turn stays ours until that is done
 		default:
 			leave()
+		}
+		if late != "" {
+			m.s.sweep(m.key, late, m.leaveLine)
 		}
 	}()
 	for {
@@ -183,6 +187,9 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 			switch {
 			case err != nil:
 				queued = sid // it may have been applied: if we give up, dequeue releases the key
+				if !isPermanent(err) {
+					late = sid // or be applied later
+				}
 				if err := retry(err); err != nil {
 					return nil, err
 				}
@@ -216,6 +223,9 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 		}
 		if queued == "" {
 			if err := m.enqueue(ctx, sid); err != nil {
+				if !isPermanent(err) {
+					late = sid // it may still be applied
+				}
 				if err := retry(err); err != nil {
 					return nil, err
 				}
@@ -318,28 +328,33 @@ func (m *Mutex) enqueue(ctx context.Context, session string) error {
 // remove a later wait's entry (the key is the same for every wait of the
 // session; see release).
 func (m *Mutex) dequeue(session string, leave func()) {
-	m.s.persist("leave the lock queue of "+m.key, func(ctx context.Context) error {
-		q := m.s.queryOpts(ctx)
-		q.RequireConsistent = true
-		entry, _, err := m.s.client.KV().Get(m.queue+session, q)
+	m.s.persist("leave the lock queue of "+m.key, func(ctx context.Context) error { return m.leaveLine(ctx, session) }, leave)
+}
+
+// leaveLine deletes session's queue entry and releases the key if
+// session holds it, each at the index a consistent read saw: dequeue's
+// request, and the sweep's after a late write (the caller has the turn).
+func (m *Mutex) leaveLine(ctx context.Context, session string) error {
+	q := m.s.queryOpts(ctx)
+	q.RequireConsistent = true
+	entry, _, err := m.s.client.KV().Get(m.queue+session, q)
+	if err != nil {
+		return err
+	}
+	if entry != nil {
+		ok, _, err := m.s.client.KV().DeleteCAS(entry, m.s.writeOpts(ctx))
 		if err != nil {
 			return err
 		}
-		if entry != nil {
-			ok, _, err := m.s.client.KV().DeleteCAS(entry, m.s.writeOpts(ctx))
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("queue entry %s changed while it was deleted", entry.Key)
-			}
+		if !ok {
+			return fmt.Errorf("queue entry %s changed while it was deleted", entry.Key)
 		}
-		pair, _, err := m.s.client.KV().Get(m.key, q)
-		if err != nil || pair == nil || pair.Session != session {
-			return err
-		}
-		return m.release(ctx, session, pair.ModifyIndex)
-	}, leave)
+	}
+	pair, _, err := m.s.client.KV().Get(m.key, q)
+	if err != nil || pair == nil || pair.Session != session {
+		return err
+	}
+	return m.release(ctx, session, pair.ModifyIndex)
 }
 
 // clean deletes queue entries left by sessions that are gone.

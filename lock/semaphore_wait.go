@@ -23,6 +23,7 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 	var (
 		index  uint64
 		queued string    // the session whose contender key we made
+		late   string    // the session of a join or enqueue left unanswered (see Session.sweep)
 		wake   time.Time // when a gone holder may be pruned: the wait ends then
 		last   error
 	)
@@ -43,6 +44,9 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 			sem.dequeue(queued, leave) // the turn stays ours until that is done
 		default:
 			leave()
+		}
+		if late != "" {
+			sem.s.sweep(sem.lockKey, late, sem.release)
 		}
 	}()
 	for {
@@ -75,6 +79,9 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 			switch {
 			case err != nil && !errors.Is(err, errConflict):
 				queued = sid // it may have been applied: if we give up, dequeue leaves the holders
+				if !isPermanent(err) {
+					late = sid // or be applied later
+				}
 				if err := retry(err); err != nil {
 					return nil, err
 				}
@@ -109,6 +116,9 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 		}
 		if queued == "" {
 			if err := sem.enqueue(ctx, sid); err != nil {
+				if !isPermanent(err) {
+					late = sid // it may still be applied
+				}
 				if err := retry(err); err != nil {
 					return nil, err
 				}

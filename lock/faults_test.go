@@ -481,6 +481,27 @@ func TestLateDequeueKeepsALaterEntry(t *testing.T) {
 	<-second
 }
 
+// lateSession is a Session through the fault proxy whose Consul session
+// exists already (a lock taken and released on another key), so that a
+// short Lock spends its time on the request the test holds back.
+func lateSession(t *testing.T, p *consultest.FaultProxy, srv *consultest.Agent) *lock.Session {
+	t.Helper()
+	s := newSession(t, p.Client(t, srv), lock.Config{Identity: "late"})
+	l, err := mustMutex(t, s, "warm-up").Lock(ctxFor(t, 10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(ctxFor(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// lateDelay is how long the tests below hold a request back: its wait
+// gives up after 500ms, and the sweep's first two rounds come about 1s
+// and 3s after that, so the late copy lands between them.
+const lateDelay = 2500 * time.Millisecond
+
 // An acquire whose answer never came, applied by the servers after its
 // wait gave up, leaves the Session holding the lock with nobody of ours
 // waiting for it; the Session's sweep gives it up, so another session
@@ -508,9 +529,9 @@ func TestLateAcquireIsSwept(t *testing.T) {
 				var v struct{ Holders map[string]bool }
 				return err == nil && pair != nil && json.Unmarshal(pair.Value, &v) == nil && len(v.Holders) > 0
 			}
-			late := newSession(t, p.Client(t, srv), lock.Config{Identity: "late"})
-			// The acquire is a transaction: hold it 2s, forward it then.
-			delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/txn"}, 2*time.Second, 1)
+			late := lateSession(t, p, srv)
+			// The acquire is a transaction: hold it back, forward it later.
+			delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/txn"}, lateDelay, 1)
 			if l, err := on(late)(ctxFor(t, 500*time.Millisecond)); err == nil {
 				t.Fatalf("the acquire returned (token %d) although its request was held back", l.Token())
 			}
@@ -534,10 +555,10 @@ func TestLateAcquireIsSwept(t *testing.T) {
 	}
 }
 
-// A queue entry written after its wait gave up would take the key at the
-// holder's release (the holder hands it to the first live entry) and
-// keep it from everyone while the Session lives; the sweep deletes the
-// entry, and the key it was handed, so the next waiter takes it.
+// A queue entry written after its wait gave up holds up the queue while
+// the Session lives: the next waiter queues behind it and waits for it to
+// leave. The sweep deletes it (and would release the key, had a holder
+// handed it to the entry's session), so the next waiter takes the key.
 func TestLateEnqueueIsSwept(t *testing.T) {
 	srv := devServer(t)
 	p := consultest.NewFaultProxy(t, srv.HTTPAddr)
@@ -546,8 +567,8 @@ func TestLateEnqueueIsSwept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	late := mustMutex(t, newSession(t, p.Client(t, srv), lock.Config{Identity: "late"}), key)
-	delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/kv/" + key + "/.queue/"}, 2*time.Second, 1)
+	late := mustMutex(t, lateSession(t, p, srv), key)
+	delivered := p.LateNext(consultest.Match{Method: "PUT", Path: "/v1/kv/" + key + "/.queue/"}, lateDelay, 1)
 	if _, err := late.Lock(ctxFor(t, 500*time.Millisecond)); err == nil {
 		t.Fatal("Lock returned while the key was held")
 	}
@@ -560,19 +581,19 @@ func TestLateEnqueueIsSwept(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].Session == "" {
 		t.Fatalf("the late queue entry was not applied (entries %v, %v): the test proves nothing", entries, err)
 	}
-	other := make(chan error, 1)
-	next := mustMutex(t, newSession(t, srv.Client(t), lock.Config{Identity: "other"}), key)
+	next := mustMutex(t, newSession(t, srv.Client(t), lock.Config{Identity: "next"}), key)
+	nextErr := make(chan error, 1)
 	go func() {
 		l, err := next.Lock(ctxFor(t, 20*time.Second))
 		if err == nil {
 			err = l.Unlock(ctxFor(t, 5*time.Second))
 		}
-		other <- err
+		nextErr <- err
 	}()
 	if err := holder.Unlock(ctxFor(t, 5*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-other; err != nil {
+	if err := <-nextErr; err != nil {
 		t.Fatalf("the next waiter did not take the key after the holder's release: %v", err)
 	}
 }

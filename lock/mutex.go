@@ -54,7 +54,9 @@ func (m *Mutex) Lock(ctx context.Context) (*Held, error) { return m.lock(ctx, fa
 
 // TryLock takes the lock if it is free and no other consulelect client
 // waits for it; otherwise it returns ErrLocked at once (after one read).
-// It still waits for Consul to answer, within ctx.
+// It still waits for Consul to answer, within ctx. Another goroutine of
+// this Session on the key (a hold, a wait, or the sweep after a request
+// that was never answered) makes it return ErrLocked too.
 func (m *Mutex) TryLock(ctx context.Context) (*Held, error) { return m.lock(ctx, true) }
 
 func (m *Mutex) lock(ctx context.Context, try bool) (*Held, error) {

@@ -72,6 +72,9 @@ func (sem *Semaphore) Acquire(ctx context.Context) (*Held, error) { return sem.a
 
 // TryAcquire takes a slot if one is free for it (no earlier waiter is
 // owed it); otherwise it returns ErrLocked at once, after one read.
+// Another goroutine of this Session on the semaphore (a hold, a wait, or
+// the sweep after a request that was never answered) makes it return
+// ErrLocked too.
 func (sem *Semaphore) TryAcquire(ctx context.Context) (*Held, error) { return sem.acquire(ctx, true) }
 
 func (sem *Semaphore) acquire(ctx context.Context, try bool) (*Held, error) {

@@ -84,3 +84,22 @@ func (sem *Semaphore) release(ctx context.Context, session string) error {
 		// The lock changed meanwhile: read it again.
 	}
 }
+
+// sweepOut is the sweep's clean-up after a late join or enqueue (the
+// caller has the turn): it releases only when a consistent read shows
+// session among the holders or owning its contender key, so that a sweep
+// with nothing to do writes nothing.
+func (sem *Semaphore) sweepOut(ctx context.Context, session string) error {
+	pairs, _, err := sem.list(ctx, 0, 0, true)
+	if err != nil {
+		return err
+	}
+	st, err := sem.parse(pairs)
+	if err != nil {
+		return err
+	}
+	if !st.holders[session] && st.contenders[session] == nil {
+		return nil
+	}
+	return sem.release(ctx, session)
+}

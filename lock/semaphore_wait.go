@@ -46,7 +46,7 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 			leave()
 		}
 		if late != "" {
-			sem.s.sweep(sem.lockKey, late, sem.release)
+			sem.s.sweep(sem.lockKey, late, sem.sweepOut)
 		}
 	}()
 	for {

@@ -47,6 +47,7 @@ type Session struct {
 	beat   bool   // the heartbeat runs (started by the first session creation)
 	closed bool
 	turns  map[string]*turn
+	sweeps map[sweepID]chan struct{} // running sweeps; a send starts one's schedule again
 	held   map[*Held]struct{}
 	holds  map[string]int // tracked holds per Consul session (renewed less often at 0)
 	wg     sync.WaitGroup // the goroutines of held locks
@@ -78,7 +79,7 @@ func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error
 		return nil, err
 	}
 	s := &Session{client: client, cfg: cfg, log: hclog.NewNullLogger(), clock: hold.RealClock{},
-		newBackoff: defaultBackoff, turns: map[string]*turn{}, held: map[*Held]struct{}{}, holds: map[string]int{}, create: make(chan struct{}, 1)}
+		newBackoff: defaultBackoff, turns: map[string]*turn{}, sweeps: map[sweepID]chan struct{}{}, held: map[*Held]struct{}{}, holds: map[string]int{}, create: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}

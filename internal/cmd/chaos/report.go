@@ -228,7 +228,7 @@ func stretchesTable(w func(string, ...any), h *history, fs feltStats) {
 		for _, a := range fs.aftershocks {
 			total += a.gap.dur()
 		}
-		w("\nAftershocks: %d terms began during a fault, before its heal, and ended by its heal + DemoteAfter + CheckTTL + LockDelay; %s without a leader after them in all. The leaderless stretch after each counts as the fault's for LockDelay + %s at most. Counted against the library, availability as users feel it would be %.2f%%. The longest:\n\n",
+		w("\nAftershocks: %d terms began during a fault and ended by its heal + DemoteAfter + CheckTTL + LockDelay (having begun before the heal, or with their session invalidated by Consul); %s without a leader after them in all. The leaderless stretch after each counts as the fault's for LockDelay + %s at most. Counted against the library, availability as users feel it would be %.2f%%. The longest:\n\n",
 			n, fmtDur(total), fmtDur(schedulingAllowance), 100*fs.strict)
 		for _, a := range fs.aftershocks[:min(n, 5)] {
 			w("- %v, ended at %s (%s); no leader for %s after it\n", a.term, h.at(a.term.end), a.term.reason, fmtDur(a.gap.dur()))

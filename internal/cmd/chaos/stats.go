@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/consulelect/consulelect/internal/durstat"
+	"github.com/consulelect/consulelect/leader"
 )
 
 // sample and fmtDur are shared with the bench program.
@@ -145,15 +146,19 @@ func leaderless(led spans, from, to int64) span {
 	return span{from, to}
 }
 
-// An aftershock is a term that began during a fault, before its heal,
-// and ended before the fault settled: the heal itself can end a term
-// (after a partition heals, the servers that were cut off gossip a stale
-// view of the members, and Consul can mark a live node failed for a
-// moment and invalidate its sessions).
+// An aftershock is a term that began during a fault and ended before the
+// fault settled, when it began before the heal or Consul invalidated its
+// session: the heal itself can end a term (after a partition heals, the
+// servers that were cut off gossip a stale view of the members, and
+// Consul can mark a live node failed for a moment and invalidate its
+// sessions, also those of a leader elected just after the heal).
 type aftershock struct {
 	term *term
 	gap  span // the leaderless stretch after it
 }
+
+// invalidated is the reason of a term whose session Consul invalidated.
+var invalidated = leader.ErrSessionInvalidated.Error()
 
 // feltStats is availability as users feel it (see feltOf).
 type feltStats struct {
@@ -200,7 +205,8 @@ func feltOf(h *history) feltStats {
 			continue
 		}
 		for _, t := range h.elect.terms {
-			if t.start <= f.injected || t.start >= f.healed || t.end > min(h.settled(f), next) || t.ended == "open" {
+			if t.start <= f.injected || t.end > min(h.settled(f), next) || t.ended == "open" ||
+				(t.start >= f.healed && t.reason != invalidated) {
 				continue
 			}
 			gap := leaderless(led, t.end, h.end)

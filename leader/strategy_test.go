@@ -99,10 +99,13 @@ func TestPriorityLeads(t *testing.T) {
 			t.Logf("handoff %s -> %s: %v without a leader (%v)", prev.who, id, gap, prev.reason)
 		}
 	}
-	st := es["p1"].Status()
-	if len(st.Candidates) != 4 || st.Leader == nil || st.Leader.Why != "handed over by p2 (priority)" {
-		t.Errorf("status: candidates %+v, leader %+v", st.Candidates, st.Leader)
-	}
+	// A follower learns of the new leader from its watch, a round trip
+	// after the leader itself: wait for p1's view rather than read it once.
+	var st leader.Status
+	consultest.WaitFor(t, 10*time.Second, "p1 to see p3 lead, handed over by p2", func() bool {
+		st = es["p1"].Status()
+		return len(st.Candidates) == 4 && st.Leader != nil && st.Leader.Why == "handed over by p2 (priority)"
+	})
 
 	proxy3.Freeze() // p3 is cut off: its check lapses, its session goes
 	cut := time.Now()

@@ -45,13 +45,13 @@ test: consul vet
 demo: consul
 	@mkdir -p $(CACHE)/bin
 	$(GO) build -C example-service -o $(CACHE)/bin/example-service .
-	$(GO) run ./internal/cmd/demo -service $(CACHE)/bin/example-service -timeline $(CACHE)/demo-timeline.html
+	$(GO) run ./internal/harness/cmd/demo -service $(CACHE)/bin/example-service -timeline $(CACHE)/demo-timeline.html
 
 # Choosing the leader, live: priority handoffs (in the worst start order,
 # a crash and a comeback) and a balanced Group of 60 keys as replicas join
 # and crash, all electors in one process, narrated with measured times.
 demo-strategies: consul
-	$(GO) run ./internal/cmd/strategydemo
+	$(GO) run ./internal/harness/cmd/strategydemo
 
 # The no-oversell shop (example-shop): five seller processes sell one stock
 # counter under the lock, one killed and one frozen mid-sale, with fenced
@@ -65,15 +65,15 @@ shop: consul
 # default runs in CI; chaos-long is the documented long mode.
 CHAOS_FAULTS ?= 34
 chaos: consul
-	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_FAULTS) -timeline $(CACHE)/chaos-timeline.html
+	$(GO) run ./internal/harness/cmd/chaos -faults $(CHAOS_FAULTS) -timeline $(CACHE)/chaos-timeline.html
 
 CHAOS_LONG_FAULTS ?= 1000
 chaos-long: consul
-	$(GO) run ./internal/cmd/chaos -faults $(CHAOS_LONG_FAULTS) -report docs/reliability.md -timeline $(CACHE)/chaos-long-timeline.html
+	$(GO) run ./internal/harness/cmd/chaos -faults $(CHAOS_LONG_FAULTS) -report docs/reliability.md -timeline $(CACHE)/chaos-long-timeline.html
 
 # Benchmarks side by side with Consul's api.Lock (docs/benchmarks.md).
 bench: consul
-	$(GO) run ./internal/cmd/bench -report docs/benchmarks.md
+	$(GO) run ./internal/harness/cmd/bench -report docs/benchmarks.md
 
 clean:
 	rm -rf $(CACHE)

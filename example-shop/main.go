@@ -36,7 +36,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 )
 
 // TestMain runs the seller mode when the test binary is started as a

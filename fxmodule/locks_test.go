@@ -12,7 +12,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"github.com/consulelect/consulelect/fxmodule"
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
 

@@ -1,10 +1,7 @@
 package fxmodule
 
 import (
-	"cmp"
 	"context"
-	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -12,6 +9,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"go.uber.org/fx"
 
+	"github.com/consulelect/consulelect/fxmodule/internal/wiring"
 	"github.com/consulelect/consulelect/hooks"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lifecycle"
@@ -55,7 +53,7 @@ var Module = Election("")
 //     name), ...), and provides *leader.Elector and leader.Handlers named
 //     name (`name:"<name>"` in a parameter's tag).
 func Election(name string) fx.Option {
-	if err := checkName(name); err != nil {
+	if err := wiring.CheckName(name); err != nil {
 		return fx.Error(err)
 	}
 	named := ""
@@ -69,22 +67,15 @@ func Election(name string) fx.Option {
 		}
 		return newElection(lc, sd, client, c, log, metrics, hookList, workers)
 	}
-	return fx.Module("consulelect"+suffix(name),
+	return fx.Module("consulelect"+wiring.Suffix(name),
 		fx.Provide(fx.Annotate(build,
 			fx.ParamTags(``, ``, ``, named, `optional:"true"`, `optional:"true"`,
-				`group:"`+hookGroup(name)+`"`, `group:"`+workerGroup(name)+`"`),
+				`group:"`+wiring.HookGroup(name)+`"`, `group:"`+wiring.WorkerGroup(name)+`"`),
 			fx.ResultTags(named, named))),
-		fx.Provide(fx.Annotate(func() string { return name }, fx.ResultTags(`group:"`+electionsGroup+`"`))),
-		fx.Invoke(fx.Annotate(checkElections, fx.ParamTags(`group:"`+electionsGroup+`"`, `group:"`+wantedGroup+`"`))),
+		fx.Provide(fx.Annotate(func() string { return name }, fx.ResultTags(`group:"`+wiring.ElectionsGroup+`"`))),
+		fx.Invoke(fx.Annotate(wiring.CheckElections, fx.ParamTags(`group:"`+wiring.ElectionsGroup+`"`, `group:"`+wiring.WantedGroup+`"`))),
 		fx.Invoke(fx.Annotate(func(*leader.Elector) {}, fx.ParamTags(named))), // campaign even if nothing asks for it
 	)
-}
-
-func suffix(name string) string {
-	if name == "" {
-		return ""
-	}
-	return "." + name
 }
 
 // newElection builds one election's elector from the app's client and
@@ -95,7 +86,8 @@ func newElection(lc fx.Lifecycle, sd fx.Shutdowner, client *api.Client, c Config
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	lead, err := leaderFunc(c, log, hookList, workers)
+	lead, err := wiring.LeaderFunc(wiring.Work{HookTimeout: c.HookTimeout, WorkerGrace: c.WorkerGrace,
+		WorkerPolicy: c.WorkerPolicy, Hooks: hookList, Workers: workers}, log)
 	if err != nil {
 		return nil, leader.Handlers{}, err
 	}
@@ -112,26 +104,6 @@ func newElection(lc fx.Lifecycle, sd fx.Shutdowner, client *api.Client, c Config
 		OnStop:  e.Stop,
 	})
 	return e, e.Handlers(), nil
-}
-
-// leaderFunc is an election's leader work: the hooks around the
-// supervisor of the workers.
-func leaderFunc(c Config, log hclog.Logger, hookList []hooks.Hook, workers []lifecycle.Worker) (leader.LeaderFunc, error) {
-	hookList = slices.Clone(hookList)
-	// Value groups have no order: by Name, then (in LeaderFunc) by Order.
-	slices.SortFunc(hookList, func(a, b hooks.Hook) int { return cmp.Compare(a.Name, b.Name) })
-	for i, w := range workers {
-		if w == nil {
-			return nil, fmt.Errorf("fxmodule: worker %d is nil: %w", i, lifecycle.ErrInvalidWorker)
-		}
-	}
-	workers = slices.Clone(workers)
-	slices.SortStableFunc(workers, func(a, b lifecycle.Worker) int { return cmp.Compare(a.Name(), b.Name()) })
-	sup, err := lifecycle.NewSupervisor(workers, supervisorOpts(c, log)...)
-	if err != nil {
-		return nil, err
-	}
-	return hooks.LeaderFunc(hookList, sup.Run, hookOpts(c, log)...)
 }
 
 // leaderConfig is the elector's config. Unless set, its StopTimeout (after
@@ -151,22 +123,6 @@ func leaderConfig(c Config) leader.Config {
 		lc.StopTimeout = grace + timeout + time.Second
 	}
 	return lc
-}
-
-func hookOpts(c Config, log hclog.Logger) []hooks.Option {
-	opts := []hooks.Option{hooks.WithLogger(log.Named("hooks"))}
-	if c.HookTimeout > 0 {
-		opts = append(opts, hooks.WithTimeout(c.HookTimeout))
-	}
-	return opts
-}
-
-func supervisorOpts(c Config, log hclog.Logger) []lifecycle.Option {
-	opts := []lifecycle.Option{lifecycle.WithLogger(log.Named("workers")), lifecycle.WithPolicy(c.WorkerPolicy)}
-	if c.WorkerGrace > 0 {
-		opts = append(opts, lifecycle.WithGrace(c.WorkerGrace))
-	}
-	return opts
 }
 
 // shutdownOnPermanent wraps a ConsulError metric (next, may be nil) so

@@ -14,7 +14,7 @@ import (
 
 	"github.com/consulelect/consulelect/fxmodule"
 	"github.com/consulelect/consulelect/hooks"
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lifecycle"
 )

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/safe"
+	"github.com/consulelect/consulelect/internal/core/safe"
 )
 
 // call runs f in a goroutine with a ctx derived from parent that has the

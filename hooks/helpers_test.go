@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/consulelect/consulelect/internal/testkit"
+	"github.com/consulelect/consulelect/internal/harness/testkit"
 
 	"github.com/consulelect/consulelect/hooks"
 	"github.com/consulelect/consulelect/leader"

@@ -1,8 +1,8 @@
 package leader
 
-import "github.com/consulelect/consulelect/internal/hold"
+import "github.com/consulelect/consulelect/internal/core/hold"
 
-// The elector's time source and timers are the hold's (internal/hold).
+// The elector's time source and timers are the hold's (internal/core/hold).
 type (
 	clock     = hold.Clock
 	stopper   = hold.Stopper

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // Defaults. Their relations are derived in docs/safety.md ("Choosing the

@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // maxBatch is how many keys one confirming transaction reads (Consul

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // ErrNoCandidate: a handoff named a candidate that is not live for the

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 )
 
 // Consul's own api.Lock and our elector exclude each other on one key, and

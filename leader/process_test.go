@@ -18,7 +18,7 @@ var (
 	candidateErr  error
 )
 
-// buildCandidate builds internal/cmd/candidate once per test binary.
+// buildCandidate builds internal/harness/cmd/candidate once per test binary.
 func buildCandidate(t *testing.T) string {
 	t.Helper()
 	candidateOnce.Do(func() {
@@ -28,7 +28,7 @@ func buildCandidate(t *testing.T) string {
 			return
 		}
 		candidateBin = filepath.Join(dir, "candidate")
-		out, err := exec.Command("go", "build", "-o", candidateBin, "../internal/cmd/candidate").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", candidateBin, "../internal/harness/cmd/candidate").CombinedOutput()
 		if err != nil {
 			candidateErr = err
 			candidateBin = string(out)

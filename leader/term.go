@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // A Term is one stretch of leadership: a read-only handle whose Context is

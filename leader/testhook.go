@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/termhook"
+	"github.com/consulelect/consulelect/internal/core/termhook"
 )
 
 // farFuture is a demote deadline that never comes, for terms made by

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/consulelect/consulelect/internal/safe"
+	"github.com/consulelect/consulelect/internal/core/safe"
 )
 
 // LeaderFunc is the owner's leader work for one term. The elector calls it

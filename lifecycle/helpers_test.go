@@ -8,7 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/consulelect/consulelect/internal/testkit"
+	"github.com/consulelect/consulelect/internal/harness/testkit"
 
 	"github.com/consulelect/consulelect/lifecycle"
 )

@@ -8,7 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
-	"github.com/consulelect/consulelect/internal/safe"
+	"github.com/consulelect/consulelect/internal/core/safe"
 )
 
 // loop runs w for one Run: it takes w's slot, runs w, restarts it after

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // Defaults. They are the leader package's, for the same reasons

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // A Held is a lock (or a semaphore slot) this process holds: a read-only

@@ -12,7 +12,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // contend is the wait for a slot: read the prefix, take a slot in one

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/consulelect/consulelect/internal/hold"
+	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
 // lateSweeps are the pauses between the sweeps that follow a late write

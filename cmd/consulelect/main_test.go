@@ -17,8 +17,8 @@ import (
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
 
-	"github.com/consulelect/consulelect/internal/consultest"
-	"github.com/consulelect/consulelect/internal/testkit"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
+	"github.com/consulelect/consulelect/internal/harness/testkit"
 	"github.com/consulelect/consulelect/leader"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 )
 
 // An Agent is a real Consul dev agent (one server, state in memory) that

@@ -1,7 +1,7 @@
 // Package leadertest helps users test their own leader-only code: Fake
 // runs a leader.LeaderFunc under terms that the test starts and ends, with
 // no Consul, and DevAgent starts a real Consul dev agent for integration
-// tests. fxmodule.FakeElection puts a Fake in an fx graph in place of the
+// tests. fxmoduletest.FakeElection puts a Fake in an fx graph in place of the
 // election.
 package leadertest
 
@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/consulelect/consulelect/internal/safe"
-	"github.com/consulelect/consulelect/internal/termhook"
+	"github.com/consulelect/consulelect/internal/core/safe"
+	"github.com/consulelect/consulelect/internal/core/termhook"
 	"github.com/consulelect/consulelect/leader"
 )
 

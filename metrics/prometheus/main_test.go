@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/consulelect/consulelect/internal/consultest"
+	"github.com/consulelect/consulelect/internal/harness/consultest"
 )
 
 // TestMain starts one dev agent for the runnable example (reached through

@@ -1,0 +1,11 @@
+package partition_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/consulelect/consulelect/internal/harness/consultest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, consultest.LeakOptions()...) }

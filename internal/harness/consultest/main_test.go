@@ -20,7 +20,7 @@ func TestModuleRoot(t *testing.T) {
 	if !isModuleRoot(filepath.Join(root, "go.mod")) {
 		t.Fatalf("%s/go.mod is not the module's", root)
 	}
-	if _, err := os.Stat(filepath.Join(root, "internal", "consultest")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "internal", "harness", "consultest")); err != nil {
 		t.Fatalf("module root %s does not hold internal/harness/consultest: %v", root, err)
 	}
 	if bin := Binary(t); bin == "" {

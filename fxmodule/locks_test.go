@@ -11,6 +11,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/fxmodule"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
@@ -66,7 +67,7 @@ func TestLocks(t *testing.T) {
 
 	bad := fx.New(fx.Supply(srv.Client(t)), fxmodule.Locks(lock.Config{CheckTTL: time.Millisecond}),
 		fx.Invoke(func(*lock.Session) {}), fx.NopLogger)
-	if err := bad.Err(); !errors.Is(err, lock.ErrInvalidConfig) || !strings.Contains(err.Error(), "CheckTTL") {
+	if err := bad.Err(); !errors.Is(err, consulelect.ErrInvalidConfig) || !strings.Contains(err.Error(), "CheckTTL") {
 		t.Errorf("bad config: %v, want ErrInvalidConfig naming CheckTTL", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/fxmodule"
 	"github.com/consulelect/consulelect/hooks"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
@@ -105,7 +106,7 @@ func TestAppLifecycle(t *testing.T) {
 	t.Logf("worker stopped %v after the session was destroyed", time.Since(destroyed))
 	waitFor(t, time.Second, "OnDemoted", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.demoted) > 0 })
 	p.mu.Lock()
-	if len(p.demoted) != 1 || !errors.Is(p.demoted[0], leader.ErrSessionInvalidated) {
+	if len(p.demoted) != 1 || !errors.Is(p.demoted[0], consulelect.ErrSessionInvalidated) {
 		t.Errorf("OnDemoted reasons %v, want one ErrSessionInvalidated", p.demoted)
 	}
 	p.mu.Unlock()

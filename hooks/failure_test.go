@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/hooks"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -87,7 +88,7 @@ func TestLeadTermEnds(t *testing.T) {
 		{
 			name: "during a hook that succeeds",
 			b: func(_ context.Context, cancel context.CancelCauseFunc) error {
-				cancel(leader.ErrKeyTaken)
+				cancel(consulelect.ErrKeyTaken)
 				return nil
 			},
 			want: []string{"elected a", "elected b", "demoted b", "demoted a"},
@@ -95,7 +96,7 @@ func TestLeadTermEnds(t *testing.T) {
 		{
 			name: "during a hook that then fails",
 			b: func(ctx context.Context, cancel context.CancelCauseFunc) error {
-				cancel(leader.ErrKeyTaken)
+				cancel(consulelect.ErrKeyTaken)
 				<-ctx.Done()
 				return ctx.Err()
 			},
@@ -125,7 +126,7 @@ func TestLeadTermEnds(t *testing.T) {
 				}
 			}
 			if tt.before {
-				cancel(leader.ErrKeyTaken)
+				cancel(consulelect.ErrKeyTaken)
 			}
 			body := func(context.Context) error {
 				t.Error("body ran after the term ended")
@@ -139,8 +140,8 @@ func TestLeadTermEnds(t *testing.T) {
 				t.Errorf("Lead error = %v; want %v", err, tt.wantErr)
 			}
 			for _, r := range reasons {
-				if !errors.Is(r, leader.ErrKeyTaken) {
-					t.Errorf("OnDemoted reason = %v; want %v", r, leader.ErrKeyTaken)
+				if !errors.Is(r, consulelect.ErrKeyTaken) {
+					t.Errorf("OnDemoted reason = %v; want %v", r, consulelect.ErrKeyTaken)
 				}
 			}
 		})
@@ -175,11 +176,11 @@ func TestLeadBody(t *testing.T) {
 		{
 			name: "error after the term ended",
 			body: func(ctx context.Context, cancel context.CancelCauseFunc) error {
-				cancel(leader.ErrSessionInvalidated)
+				cancel(consulelect.ErrSessionInvalidated)
 				return boom
 			},
 			wantErr:    boom,
-			wantReason: leader.ErrSessionInvalidated,
+			wantReason: consulelect.ErrSessionInvalidated,
 		},
 		{
 			name: "stragglers error passes through, Done and all",

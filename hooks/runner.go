@@ -158,7 +158,7 @@ func (r *runner) demote(d *demotion) (*late, error) {
 }
 
 // termReason is why the term ended: term.Reason(), which tells how a lost
-// lock was lost (its context's cause is only leader.ErrLockLost), or the
+// lock was lost (its context's cause is only consulelect.ErrLockLost), or the
 // cause of ctx without a term.
 func termReason(ctx context.Context, term *leader.Term) error {
 	if term != nil {

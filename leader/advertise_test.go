@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -162,7 +163,7 @@ func TestAdvertiseConfig(t *testing.T) {
 	client, _ := api.NewClient(api.DefaultConfig())
 	for _, a := range []leader.Advertise{{}, {Service: "x", LeaderTag: "same", StandbyTag: "same"}, {Service: "x", Port: 70000}, {Service: "x", Tags: []string{"leader"}}} {
 		a := a
-		if _, err := leader.New(client, leader.Config{Key: "k", Advertise: &a}); !errors.Is(err, leader.ErrInvalidConfig) {
+		if _, err := leader.New(client, leader.Config{Key: "k", Advertise: &a}); !errors.Is(err, consulelect.ErrInvalidConfig) {
 			t.Errorf("%+v: %v, want ErrInvalidConfig", a, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -53,14 +54,14 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			e.state.setHolder(&h)
 			lastHolder = h.ServiceID
 			if foreignFlags(pair) {
-				r.report("watch key", ErrForeignKey) // the blocking query paces us
+				r.report("watch key", consulelect.ErrForeignKey) // the blocking query paces us
 			} else {
 				r.ok()
 			}
 			continue
 		case foreignFlags(pair):
 			e.state.setHolder(nil)
-			r.report("watch key", ErrForeignKey) // a semaphore or similar: never clobber it
+			r.report("watch key", consulelect.ErrForeignKey) // a semaphore or similar: never clobber it
 			continue
 		}
 		e.state.setHolder(nil)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -248,7 +249,7 @@ func (c Config) validateStrategy() error {
 }
 
 func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{consulelect.ErrInvalidConfig}, args...)...)
 }
 
 // validateShared checks every rule but the key's and the relation of

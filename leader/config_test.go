@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/leader"
 )
 
@@ -44,7 +45,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := leader.New(client, tt.cfg)
-			if !errors.Is(err, leader.ErrInvalidConfig) {
+			if !errors.Is(err, consulelect.ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
 			}
 			if !strings.Contains(err.Error(), tt.field) {
@@ -52,7 +53,7 @@ func TestNewRejectsInvalidConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := leader.New(nil, leader.Config{Key: "a"}); !errors.Is(err, leader.ErrInvalidConfig) {
+	if _, err := leader.New(nil, leader.Config{Key: "a"}); !errors.Is(err, consulelect.ErrInvalidConfig) {
 		t.Errorf("nil client: %v", err)
 	}
 }
@@ -94,11 +95,11 @@ func TestGroupConfigRules(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewGroup with ConfirmInterval 1s: %v", err)
 	}
-	if _, err := leader.NewGroup(client, leader.GroupConfig{CheckTTL: time.Millisecond}); !errors.Is(err, leader.ErrInvalidConfig) ||
+	if _, err := leader.NewGroup(client, leader.GroupConfig{CheckTTL: time.Millisecond}); !errors.Is(err, consulelect.ErrInvalidConfig) ||
 		!strings.Contains(err.Error(), "CheckTTL") || !strings.Contains(err.Error(), "GroupConfig") {
 		t.Errorf("NewGroup with CheckTTL 1ms: %v, want an error naming GroupConfig's CheckTTL", err)
 	}
-	if _, err := leader.New(client, leader.Config{Key: "k"}, leader.WithGroup(g)); !errors.Is(err, leader.ErrInvalidConfig) ||
+	if _, err := leader.New(client, leader.Config{Key: "k"}, leader.WithGroup(g)); !errors.Is(err, consulelect.ErrInvalidConfig) ||
 		!strings.Contains(err.Error(), "ConfirmInterval") {
 		t.Errorf("default DemoteAfter with the group's 1s ConfirmInterval: %v, want an error naming ConfirmInterval", err)
 	}
@@ -125,7 +126,7 @@ func TestGroupConfigRules(t *testing.T) {
 	} {
 		cfg := ok
 		tt.cfg(&cfg)
-		if _, err := leader.New(client, cfg, leader.WithGroup(g)); !errors.Is(err, leader.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
+		if _, err := leader.New(client, cfg, leader.WithGroup(g)); !errors.Is(err, consulelect.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("%s differing from the group's: %v, want an error naming it", tt.field, err)
 		}
 	}

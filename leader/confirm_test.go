@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -154,7 +155,7 @@ func TestOutageToleranceAtTheWorstMoment(t *testing.T) {
 	deadline := term.Deadline()
 	waitFor(t, cfg.DemoteAfter+time.Second, "the term to end", func() bool { return term.Context().Err() != nil })
 	proxy.EndOutage()
-	if !errors.Is(term.Reason(), leader.ErrConsulUnreachable) {
+	if !errors.Is(term.Reason(), consulelect.ErrConsulUnreachable) {
 		t.Errorf("reason %v, want ErrConsulUnreachable", term.Reason())
 	}
 	if late := term.Ended().Sub(deadline); late < 0 || late > 50*time.Millisecond {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lock"
@@ -32,7 +33,7 @@ func TestOtherDatacenterIsRefusedClearly(t *testing.T) {
 	waitFor(t, 10*time.Second, "the dc2 candidate to lead", local.IsLeader)
 	waitFor(t, 10*time.Second, "a permanent error naming Datacenter", func() bool {
 		err := remote.Status().LastError
-		return errors.Is(err, leader.ErrPermanent) && strings.Contains(err.Error(), `Datacenter "dc2"`)
+		return errors.Is(err, consulelect.ErrPermanent) && strings.Contains(err.Error(), `Datacenter "dc2"`)
 	})
 	t.Logf("the dc1 elector's status: %v", remote.Status().LastError)
 	if remote.IsLeader() {
@@ -51,7 +52,7 @@ func TestOtherDatacenterIsRefusedClearly(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := m.Lock(ctx); !errors.Is(err, lock.ErrPermanent) || !strings.Contains(err.Error(), `Datacenter "dc2"`) {
+	if _, err := m.Lock(ctx); !errors.Is(err, consulelect.ErrPermanent) || !strings.Contains(err.Error(), `Datacenter "dc2"`) {
 		t.Errorf("Lock in another datacenter: %v, want ErrPermanent naming Datacenter", err)
 	}
 }

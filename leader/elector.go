@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -81,10 +82,10 @@ func withClock(c clock) Option { return func(e *Elector) { e.clock = c } }
 
 // New returns an Elector for cfg on client. Zero timings take their
 // defaults; a config that breaks a rule is refused with an error that wraps
-// ErrInvalidConfig and names the field.
+// consulelect.ErrInvalidConfig and names the field.
 func New(client *api.Client, cfg Config, opts ...Option) (*Elector, error) {
 	if client == nil {
-		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: client must not be nil", consulelect.ErrInvalidConfig)
 	}
 	e := &Elector{client: client, log: hclog.NewNullLogger(), clock: realClock{}, newBackoff: defaultBackoff,
 		exit: os.Exit}

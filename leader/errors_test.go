@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -79,7 +80,7 @@ func TestForeignKeyIsNotClobbered(t *testing.T) {
 	}
 	e := startElector(t, client, cfgFor(key, "careful"))
 	waitFor(t, 5*time.Second, "ErrForeignKey in status", func() bool {
-		return errors.Is(e.Status().LastError, leader.ErrForeignKey)
+		return errors.Is(e.Status().LastError, consulelect.ErrForeignKey)
 	})
 	if e.IsLeader() {
 		t.Fatal("acquired a semaphore's key")

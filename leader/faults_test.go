@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -144,7 +145,7 @@ func checkDemotedInTime(t *testing.T, term *leader.Term, cfg leader.Config) {
 	case <-time.After(cfg.DemoteAfter + cfg.ConfirmInterval + time.Second):
 		t.Fatalf("term did not end within DemoteAfter of the hang")
 	}
-	if !errors.Is(term.Reason(), leader.ErrConsulUnreachable) {
+	if !errors.Is(term.Reason(), consulelect.ErrConsulUnreachable) {
 		t.Fatalf("term ended for %v, want ErrConsulUnreachable", term.Reason())
 	}
 	late := term.Ended().Sub(confirmed(term).Add(cfg.DemoteAfter))

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -99,11 +100,11 @@ type member struct {
 }
 
 // NewGroup returns a group; electors join it with WithGroup. A config
-// that breaks a rule is refused with an error that wraps ErrInvalidConfig
+// that breaks a rule is refused with an error that wraps consulelect.ErrInvalidConfig
 // and names the field.
 func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	if client == nil {
-		return nil, fmt.Errorf("%w: client must not be nil", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: client must not be nil", consulelect.ErrInvalidConfig)
 	}
 	cfg := Config{ServiceName: gc.ServiceName, CheckTTL: gc.CheckTTL, SessionTTL: gc.SessionTTL,
 		DeregisterCriticalAfter: gc.DeregisterCriticalAfter, ConfirmInterval: gc.ConfirmInterval,
@@ -115,13 +116,13 @@ func NewGroup(client *api.Client, gc GroupConfig) (*Group, error) {
 	gc.Identity, gc.StabilityWindow = cfg.Identity, cfg.StabilityWindow
 	switch {
 	case gc.StabilityWindow < 0:
-		return nil, fmt.Errorf("%w: StabilityWindow (%v) must not be negative (GroupConfig)", ErrInvalidConfig, gc.StabilityWindow)
+		return nil, fmt.Errorf("%w: StabilityWindow (%v) must not be negative (GroupConfig)", consulelect.ErrInvalidConfig, gc.StabilityWindow)
 	case gc.Balance && gc.Name == "":
-		return nil, fmt.Errorf("%w: Name is required with Balance (GroupConfig)", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Name is required with Balance (GroupConfig)", consulelect.ErrInvalidConfig)
 	case gc.Name == "true":
-		return nil, fmt.Errorf("%w: Name \"true\" is what unnamed Groups register (GroupConfig)", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: Name \"true\" is what unnamed Groups register (GroupConfig)", consulelect.ErrInvalidConfig)
 	case strings.ContainsAny(gc.Name, "\"\n"):
-		return nil, fmt.Errorf("%w: Name %q must not contain quotes or newlines (GroupConfig)", ErrInvalidConfig, gc.Name)
+		return nil, fmt.Errorf("%w: Name %q must not contain quotes or newlines (GroupConfig)", consulelect.ErrInvalidConfig, gc.Name)
 	}
 	groupMeta := gc.Name
 	if groupMeta == "" {
@@ -153,16 +154,16 @@ func WithGroup(g *Group) Option { return func(e *Elector) { e.group = g } }
 // field that differs from the group's.
 func (g *Group) shared(cfg Config) (Config, error) {
 	bad := func(name string, v, gv any) error {
-		return fmt.Errorf("%w: %s (%v) differs from its Group's (%v); leave it zero", ErrInvalidConfig, name, v, gv)
+		return fmt.Errorf("%w: %s (%v) differs from its Group's (%v); leave it zero", consulelect.ErrInvalidConfig, name, v, gv)
 	}
 	if cfg.Identity == "" {
 		cfg.Identity = g.cfg.Identity // the replica's name, as in its line
 	}
 	if cfg.Advertise != nil {
-		return cfg, fmt.Errorf("%w: Advertise must be unset in a Group", ErrInvalidConfig)
+		return cfg, fmt.Errorf("%w: Advertise must be unset in a Group", consulelect.ErrInvalidConfig)
 	}
 	if cfg.Priority != 0 || cfg.Version != "" || cfg.PreferVersion != AnyVersion {
-		return cfg, fmt.Errorf("%w: Priority, Version and PreferVersion must be unset in a Group (its electors share one service; balance a Group with GroupConfig.Balance)", ErrInvalidConfig)
+		return cfg, fmt.Errorf("%w: Priority, Version and PreferVersion must be unset in a Group (its electors share one service; balance a Group with GroupConfig.Balance)", consulelect.ErrInvalidConfig)
 	}
 	for _, f := range []struct {
 		name     string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -61,11 +62,11 @@ func TestGroupManyElections(t *testing.T) {
 		reason error
 		inject func(term *leader.Term) error
 	}{
-		{es[3], leader.ErrSessionInvalidated, func(term *leader.Term) error {
+		{es[3], consulelect.ErrSessionInvalidated, func(term *leader.Term) error {
 			_, err := client.Session().Destroy(term.Session(), nil)
 			return err
 		}},
-		{es[100], leader.ErrKeyDeleted, func(term *leader.Term) error {
+		{es[100], consulelect.ErrKeyDeleted, func(term *leader.Term) error {
 			_, err := client.KV().Delete(term.Key(), nil)
 			return err
 		}},
@@ -140,7 +141,7 @@ func TestGroupMisuseIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = leader.New(client, leader.Config{Key: "k", SessionTTL: 20 * time.Second}, leader.WithGroup(g))
-	if !errors.Is(err, leader.ErrInvalidConfig) {
+	if !errors.Is(err, consulelect.ErrInvalidConfig) {
 		t.Fatalf("err = %v, want ErrInvalidConfig", err)
 	}
 	e, err := leader.New(client, leader.Config{Key: "k"}, leader.WithGroup(g))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -205,7 +206,7 @@ func (e *Elector) casPut(ctx context.Context, pair *api.KVPair) {
 //
 // It returns an error wrapping ErrNoCandidate when the leader refuses (to
 // is not a live candidate) or follows no requests (a Group's elector, an
-// older consulelect), ErrNotLeader when nobody holds the key, ErrForeignKey
+// older consulelect), ErrNotLeader when nobody holds the key, consulelect.ErrForeignKey
 // when a client other than consulelect holds it, and the new holder with
 // an error when leadership moved elsewhere before the request was seen. It
 // needs key:read on key and key:write on <key>/.handoff, and uses the
@@ -222,7 +223,7 @@ func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*H
 	case !held:
 		return nil, fmt.Errorf("%w: nobody holds %q", ErrNotLeader, key)
 	case old.Foreign:
-		return nil, fmt.Errorf("%w: %q is held by a client other than consulelect", ErrForeignKey, key)
+		return nil, fmt.Errorf("%w: %q is held by a client other than consulelect", consulelect.ErrForeignKey, key)
 	case json.Unmarshal(pair.Value, &tv) != nil || !tv.Requests:
 		return &old, fmt.Errorf("%w: the leader of %q (%s) does not follow handoff requests: a Group's elector, or an older consulelect; use its HandOff",
 			ErrNoCandidate, key, old.ID)

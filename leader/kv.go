@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -39,7 +40,7 @@ func (e *Elector) acquire(ctx context.Context, session string, value []byte) (*a
 	res, out, err := hold.Acquire(rctx, e.client, &api.QueryOptions{Datacenter: e.cfg.Datacenter}, ops)
 	switch {
 	case out == hold.Refused:
-		return nil, 0, fmt.Errorf("%w: acquire %q: %w", ErrPermanent, e.cfg.Key, err)
+		return nil, 0, fmt.Errorf("%w: acquire %q: %w", consulelect.ErrPermanent, e.cfg.Key, err)
 	case err != nil:
 		return nil, 0, err
 	case out != acquired:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -114,7 +115,7 @@ func (e *Elector) releaseWithRetry(ctx context.Context, session string, value []
 
 // stillHeld reports whether after a term that ended for reason the
 // session may still hold the key, so it must be released.
-func stillHeld(reason error) bool { return !errors.Is(reason, ErrLockLost) }
+func stillHeld(reason error) bool { return !errors.Is(reason, consulelect.ErrLockLost) }
 
 // confirmLoop confirms the term until it ends (see hold.Keeper).
 func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, sent time.Time) {
@@ -144,7 +145,7 @@ func (e *Elector) confirmLoop(t *Term, session string, lock *api.KVPair, sent ti
 // and the lock is held, it moves the term's deadline. It reports whether
 // the term was confirmed.
 func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.KVPair, sent time.Time, confirm bool) bool {
-	if !hold.JudgeKey(t.h, session, t.token, pair, sent, confirm, e.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken}) {
+	if !hold.JudgeKey(t.h, session, t.token, pair, sent, confirm, e.cfg.DemoteAfter, consulelect.ErrKeyDeleted, consulelect.ErrKeyTaken) {
 		return false
 	}
 	e.state.setError(nil, time.Time{})
@@ -160,9 +161,9 @@ func (e *Elector) judge(ctx context.Context, t *Term, session string, pair *api.
 // unanswered lookup gives the milder reason.
 func (e *Elector) lossReason(ctx context.Context, session string) error {
 	if e.sessionExists(context.WithoutCancel(ctx), session) {
-		return lost{ErrKeyReleased}
+		return consulelect.ErrKeyReleased
 	}
-	return lost{ErrSessionInvalidated}
+	return consulelect.ErrSessionInvalidated
 }
 
 // reassert writes our value back into a key our session still holds:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -23,22 +24,22 @@ func TestLossDetection(t *testing.T) {
 		reason error
 		inject func(t *testing.T, key string, term *leader.Term)
 	}{
-		{"session destroyed", leader.ErrSessionInvalidated, func(t *testing.T, key string, term *leader.Term) {
+		{"session destroyed", consulelect.ErrSessionInvalidated, func(t *testing.T, key string, term *leader.Term) {
 			if _, err := client.Session().Destroy(term.Session(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"key deleted", leader.ErrKeyDeleted, func(t *testing.T, key string, term *leader.Term) {
+		{"key deleted", consulelect.ErrKeyDeleted, func(t *testing.T, key string, term *leader.Term) {
 			if _, err := client.KV().Delete(key, nil); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"key released by operator", leader.ErrKeyReleased, func(t *testing.T, key string, term *leader.Term) {
+		{"key released by operator", consulelect.ErrKeyReleased, func(t *testing.T, key string, term *leader.Term) {
 			if ok, _, err := client.KV().Release(&api.KVPair{Key: key, Session: term.Session()}, nil); err != nil || !ok {
 				t.Fatalf("release: %v %v", ok, err)
 			}
 		}},
-		{"key taken by another session", leader.ErrKeyTaken, func(t *testing.T, key string, term *leader.Term) {
+		{"key taken by another session", consulelect.ErrKeyTaken, func(t *testing.T, key string, term *leader.Term) {
 			other, _, err := client.Session().Create(&api.SessionEntry{Name: "intruder", LockDelay: time.Millisecond}, nil)
 			if err != nil {
 				t.Fatal(err)

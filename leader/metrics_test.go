@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 )
@@ -90,7 +91,7 @@ func TestMetrics(t *testing.T) {
 	if rec.started[0] != term.Token() || rec.started[1] <= term.Token() {
 		t.Errorf("TermStarted tokens %v, want %d then a higher one", rec.started, term.Token())
 	}
-	if !errors.Is(rec.ended[0], leader.ErrSessionInvalidated) || rec.held[0] != term.Ended().Sub(term.Started()) {
+	if !errors.Is(rec.ended[0], consulelect.ErrSessionInvalidated) || rec.held[0] != term.Ended().Sub(term.Started()) {
 		t.Errorf("TermEnded(%v, %v), want ErrSessionInvalidated after %v", rec.ended[0], rec.held[0], term.Ended().Sub(term.Started()))
 	}
 	for _, rtt := range rec.rtts {
@@ -107,6 +108,6 @@ func TestMetrics(t *testing.T) {
 	foreign := &recorder{}
 	startElector(t, client, cfgFor("svc/metrics-foreign", "refused"), leader.WithMetrics(foreign.metrics()))
 	waitFor(t, 5*time.Second, "a permanent error", foreign.read(func(r *recorder) bool {
-		return len(r.errs) > 0 && r.permanent[0] && errors.Is(r.errs[0], leader.ErrForeignKey)
+		return len(r.errs) > 0 && r.permanent[0] && errors.Is(r.errs[0], consulelect.ErrForeignKey)
 	}))
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -17,7 +18,7 @@ import (
 // Everything else (connection refused, timeouts, 429, 5xx, "No cluster
 // leader") is transient.
 func IsPermanent(err error) bool {
-	return errors.Is(err, ErrPermanent) || errors.Is(err, ErrForeignKey) || hold.PermanentStatus(err)
+	return errors.Is(err, consulelect.ErrPermanent) || errors.Is(err, consulelect.ErrForeignKey) || hold.PermanentStatus(err)
 }
 
 // defaultBackoff is the backoff for transient errors: exponential from

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -30,7 +31,7 @@ func (e *Elector) createSession(ctx context.Context, hb *hold.Heartbeat, r *retr
 // what to do: retrying cannot fix it.
 func (e *Elector) crossDatacenter(err error) error {
 	if why := hold.OtherDatacenter(e.cfg.Datacenter, err); why != nil {
-		return fmt.Errorf("%w: %w", ErrPermanent, why)
+		return fmt.Errorf("%w: %w", consulelect.ErrPermanent, why)
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -27,7 +28,7 @@ type Term struct {
 
 func newTerm(parent context.Context, c clock, key, session string, token uint64, sent time.Time, demoteAfter time.Duration) *Term {
 	t := &Term{key: key, session: session, token: token, started: c.Now(), released: make(chan struct{}),
-		h: hold.New(parent, c, sent, demoteAfter, ErrConsulUnreachable, ErrLockLost)}
+		h: hold.New(parent, c, sent, demoteAfter, consulelect.ErrConsulUnreachable, consulelect.ErrLockLost)}
 	t.ctx = context.WithValue(t.h.Context(), termKey{}, t)
 	return t
 }
@@ -75,10 +76,10 @@ func (t *Term) Done() <-chan struct{} {
 
 // Reason is nil while the term lasts, then why it ended (one of the
 // leader package's Err* reasons, possibly wrapped). A term whose lock was
-// lost ends at once with ErrLockLost as its context's cause; Reason then
+// lost ends at once with consulelect.ErrLockLost as its context's cause; Reason then
 // waits (at most one Consul round trip, bounded by ConfirmInterval) until
-// the elector has found out how it was lost, and returns ErrSessionInvalidated,
-// ErrKeyReleased, ErrKeyDeleted or ErrKeyTaken, each matching ErrLockLost too.
+// the elector has found out how it was lost, and returns consulelect.ErrSessionInvalidated,
+// consulelect.ErrKeyReleased, consulelect.ErrKeyDeleted or consulelect.ErrKeyTaken, each matching consulelect.ErrLockLost too.
 func (t *Term) Reason() error {
 	if t.h == nil { // a Term not made by an Elector has no reason
 		return nil
@@ -115,7 +116,7 @@ func (t *Term) confirm(sent time.Time, demoteAfter time.Duration) bool {
 func (t *Term) end(reason error) bool { return t.h.End(reason) }
 
 // endLost ends the term because its lock was lost, how exactly to be told
-// by refine: the term's context is cancelled now (with ErrLockLost), and
+// by refine: the term's context is cancelled now (with consulelect.ErrLockLost), and
 // Reason waits for refine. It reports whether this call ended the term.
 func (t *Term) endLost() bool { return t.h.EndLost() }
 

@@ -2,7 +2,6 @@ package leader
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/consulelect/consulelect/internal/core/termhook"
@@ -15,13 +14,6 @@ const farFuture = 100 * 365 * 24 * time.Hour
 func init() {
 	termhook.New = func(key, session string, token uint64) (any, func(error)) {
 		t := newTerm(context.Background(), realClock{}, key, session, token, time.Now(), farFuture)
-		return t, func(reason error) {
-			for _, how := range []error{ErrSessionInvalidated, ErrKeyReleased, ErrKeyDeleted, ErrKeyTaken} {
-				if errors.Is(reason, how) && !errors.Is(reason, ErrLockLost) {
-					reason = lost{reason} // as the Elector reports them: matching ErrLockLost too
-				}
-			}
-			t.end(reason)
-		}
+		return t, func(reason error) { t.end(reason) }
 	}
 }

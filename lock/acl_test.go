@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -35,7 +36,7 @@ service_prefix "consulelect-lock" { policy = "write" }
 	d := newSession(t, denied, lock.Config{Identity: "denied"})
 	start := time.Now()
 	_, err = mustMutex(t, d, "acl/lock").Lock(ctxFor(t, 20*time.Second))
-	if !errors.Is(err, lock.ErrPermanent) {
+	if !errors.Is(err, consulelect.ErrPermanent) {
 		t.Errorf("Lock without the key rule: %v, want ErrPermanent", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -117,7 +118,7 @@ func (c Config) validate() error {
 }
 
 func bad(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{consulelect.ErrInvalidConfig}, args...)...)
 }
 
 // validateKey applies Consul's rules for KV keys, keeping room for the

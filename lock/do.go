@@ -9,7 +9,7 @@ import (
 // Do takes the mutex on key, runs f under the held lock's context (with
 // its fencing token), waits for f to return and unlocks. If the lock is
 // lost while f runs, f's context is cancelled and Do returns an error
-// matching the loss's reason (ErrLockLost, ErrConsulUnreachable, ...)
+// matching the loss's reason (consulelect.ErrLockLost, consulelect.ErrConsulUnreachable, ...)
 // even if f returned nil, joined with f's own error if any. Otherwise Do
 // returns f's error, or Lock's when the lock was never held. A panic in f
 // unlocks and propagates. HeldFromContext(ctx) in f gives the held lock

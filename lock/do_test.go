@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/lock"
 )
 
@@ -41,7 +42,7 @@ func TestDo(t *testing.T) {
 		<-ctx.Done()
 		return nil
 	})
-	if !errors.Is(err, lock.ErrLockLost) || !errors.Is(err, lock.ErrKeyDeleted) {
+	if !errors.Is(err, consulelect.ErrLockLost) || !errors.Is(err, consulelect.ErrKeyDeleted) {
 		t.Errorf("Do after a loss: %v, want ErrKeyDeleted (an ErrLockLost)", err)
 	}
 
@@ -54,7 +55,7 @@ func TestDo(t *testing.T) {
 		returned <- time.Now()
 		return nil
 	})
-	if !errors.Is(err, lock.ErrLockLost) {
+	if !errors.Is(err, consulelect.ErrLockLost) {
 		t.Errorf("Do with a stubborn f: %v, want ErrLockLost", err)
 	}
 	if at := <-returned; time.Since(start) < at.Sub(start) {
@@ -80,21 +81,21 @@ func TestConfigValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := lock.NewSession(client, tt.cfg)
-			if !errors.Is(err, lock.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
+			if !errors.Is(err, consulelect.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.field) {
 				t.Errorf("NewSession: %v, want ErrInvalidConfig naming %s", err, tt.field)
 			}
 		})
 	}
 	s := newSession(t, client, lock.Config{})
 	for _, key := range []string{"", "/a", "a/", "a?b"} {
-		if _, err := s.Mutex(key); !errors.Is(err, lock.ErrInvalidConfig) {
+		if _, err := s.Mutex(key); !errors.Is(err, consulelect.ErrInvalidConfig) {
 			t.Errorf("Mutex(%q): %v, want ErrInvalidConfig", key, err)
 		}
 	}
-	if _, err := s.Semaphore("p", 0); !errors.Is(err, lock.ErrInvalidConfig) || !strings.Contains(err.Error(), "limit") {
+	if _, err := s.Semaphore("p", 0); !errors.Is(err, consulelect.ErrInvalidConfig) || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("Semaphore limit 0: %v", err)
 	}
-	if _, err := lock.NewSession(nil, lock.Config{}); !errors.Is(err, lock.ErrInvalidConfig) {
+	if _, err := lock.NewSession(nil, lock.Config{}); !errors.Is(err, consulelect.ErrInvalidConfig) {
 		t.Errorf("nil client: %v", err)
 	}
 	if err := s.Close(context.Background()); err != nil {

@@ -52,7 +52,7 @@ func ExampleSession_Do() {
 	// readme:begin lock-do
 	err := s.Do(ctx, "migrations/step-7", func(ctx context.Context, token uint64) error {
 		// Runs on one replica at a time; ctx is cancelled if the lock is
-		// lost, and Do then returns an error matching lock.ErrLockLost.
+		// lost, and Do then returns an error matching consulelect.ErrLockLost.
 		fmt.Println("migrating with token", token > 0)
 		return nil
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -53,7 +54,7 @@ func checkEndedInTime(t *testing.T, l *lock.Held) time.Time {
 		t.Fatal("held context not cancelled within 10s of the fault")
 	}
 	ended := time.Now()
-	if !errors.Is(l.Reason(), lock.ErrConsulUnreachable) {
+	if !errors.Is(l.Reason(), consulelect.ErrConsulUnreachable) {
 		t.Errorf("reason %v, want ErrConsulUnreachable", l.Reason())
 	}
 	if late := ended.Sub(l.Deadline()); late < 0 || late > 100*time.Millisecond {
@@ -197,7 +198,7 @@ func TestMutexInteropWithAPILock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sem.Release()
-	if _, err := mustMutex(t, s, "interop/sem/.lock").Lock(ctxFor(t, 5*time.Second)); !errors.Is(err, lock.ErrForeignKey) {
+	if _, err := mustMutex(t, s, "interop/sem/.lock").Lock(ctxFor(t, 5*time.Second)); !errors.Is(err, consulelect.ErrForeignKey) {
 		t.Errorf("Lock on a semaphore's key: %v, want ErrForeignKey", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -41,7 +42,7 @@ type Held struct {
 func (s *Session) newHeld(key, session string, token uint64, sent time.Time, leave func(),
 	release func(context.Context, error) error, keep func(*Held)) (*Held, error) {
 	l := &Held{s: s, key: key, session: session, token: token, started: s.clock.Now(),
-		h:       hold.New(context.Background(), s.clock, sent, s.cfg.DemoteAfter, ErrConsulUnreachable, ErrLockLost),
+		h:       hold.New(context.Background(), s.clock, sent, s.cfg.DemoteAfter, consulelect.ErrConsulUnreachable, consulelect.ErrLockLost),
 		release: release, leave: leave, kept: make(chan struct{}), cleaned: make(chan struct{})}
 	l.ctx = context.WithValue(l.h.Context(), heldKey{}, l)
 	started := s.track(l) && s.spawn(func() {
@@ -49,10 +50,10 @@ func (s *Session) newHeld(key, session string, token uint64, sent time.Time, lea
 		keep(l)
 		if l.h.NeedsRefine() {
 			if s.sessionExists(context.Background(), session) {
-				l.h.Refine(lost{ErrKeyReleased})
+				l.h.Refine(consulelect.ErrKeyReleased)
 			} else {
 				s.forget(session)
-				l.h.Refine(lost{ErrSessionInvalidated})
+				l.h.Refine(consulelect.ErrSessionInvalidated)
 			}
 		}
 	})
@@ -126,9 +127,9 @@ func (l *Held) Done() <-chan struct{} { return l.ctx.Done() }
 func (l *Held) Deadline() time.Time { return l.h.Deadline() }
 
 // Reason is nil while the lock is held, then why it ended: ErrUnlocked,
-// ErrClosed, ErrConsulUnreachable, or (for a lost lock, after at most one
-// Consul round trip to find out how) ErrSessionInvalidated,
-// ErrKeyReleased, ErrKeyDeleted or ErrKeyTaken, each matching ErrLockLost.
+// ErrClosed, consulelect.ErrConsulUnreachable, or (for a lost lock, after at most one
+// Consul round trip to find out how) consulelect.ErrSessionInvalidated,
+// consulelect.ErrKeyReleased, consulelect.ErrKeyDeleted or consulelect.ErrKeyTaken, each matching consulelect.ErrLockLost.
 func (l *Held) Reason() error { return l.h.Reason() }
 
 // Unlock ends the hold and releases the lock, so that the next waiter
@@ -173,7 +174,7 @@ func (l *Held) cleanup(ctx context.Context) error {
 		}
 		return nil
 	}
-	if errors.Is(context.Cause(l.h.Context()), ErrLockLost) {
+	if errors.Is(context.Cause(l.h.Context()), consulelect.ErrLockLost) {
 		<-l.kept // the keeper finds out how it was lost
 	}
 	reason := l.h.Reason()

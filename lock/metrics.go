@@ -17,7 +17,7 @@ type Metrics struct {
 	Acquired func(key string, token uint64, waited time.Duration)
 	// Released is called when a hold is over and cleaned up (after Unlock,
 	// or after a loss was cleaned up), with the reason (ErrUnlocked, or one
-	// matching ErrLockLost, ErrConsulUnreachable or ErrClosed) and how long
+	// matching consulelect.ErrLockLost, consulelect.ErrConsulUnreachable or ErrClosed) and how long
 	// it was held.
 	Released func(key string, reason error, held time.Duration)
 	// ConsulError is called for failed Consul requests of the Session's

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -73,7 +74,7 @@ func TestMetrics(t *testing.T) {
 	if evs[2].what != "acquired" || evs[2].token <= evs[0].token || evs[2].token != h.Token() {
 		t.Errorf("second acquire %+v, want token %d above %d", evs[2], h.Token(), evs[0].token)
 	}
-	if evs[3].what != "released" || !errors.Is(evs[3].reason, lock.ErrLockLost) {
+	if evs[3].what != "released" || !errors.Is(evs[3].reason, consulelect.ErrLockLost) {
 		t.Errorf("second release %+v, want a loss", evs[3])
 	}
 }

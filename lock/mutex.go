@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -48,7 +49,7 @@ func (m *Mutex) Key() string { return m.key }
 // Lock waits until the lock is held, or ctx ends (then it returns ctx's
 // error, with the last Consul error if there was one), and returns the
 // held lock. A permanent Consul error (ACL denied, a key used with
-// foreign flags: ErrForeignKey) is returned at once. It never returns a
+// foreign flags: consulelect.ErrForeignKey) is returned at once. It never returns a
 // nil Held without an error.
 func (m *Mutex) Lock(ctx context.Context) (*Held, error) { return m.lock(ctx, false) }
 
@@ -161,7 +162,7 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 			}
 		}
 		if q.key != nil && q.key.Flags != 0 && q.key.Flags != api.LockFlagValue {
-			return nil, fmt.Errorf("%w (flags %#x)", ErrForeignKey, q.key.Flags)
+			return nil, fmt.Errorf("%w (flags %#x)", consulelect.ErrForeignKey, q.key.Flags)
 		}
 		switch {
 		case !q.free():
@@ -303,7 +304,7 @@ func (m *Mutex) acquire(ctx context.Context, session, queued string) (*api.KVPai
 	res, out, err := hold.Acquire(rctx, m.s.client, &api.QueryOptions{Datacenter: m.s.cfg.Datacenter}, ops)
 	switch {
 	case out == hold.Refused:
-		return nil, 0, fmt.Errorf("%w: acquire: %w", ErrPermanent, err)
+		return nil, 0, fmt.Errorf("%w: acquire: %w", consulelect.ErrPermanent, err)
 	case err != nil || out != hold.Acquired:
 		return nil, out, err
 	}
@@ -372,7 +373,7 @@ func (m *Mutex) clean(ctx context.Context, dead []*api.KVPair) {
 func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, next *api.KVPair, leave func()) (*Held, error) {
 	token := pair.ModifyIndex
 	release := func(ctx context.Context, reason error) error {
-		if errors.Is(reason, ErrLockLost) {
+		if errors.Is(reason, consulelect.ErrLockLost) {
 			return nil // not ours any more
 		}
 		if next != nil && m.handOff(ctx, session, token, next) {
@@ -382,7 +383,7 @@ func (m *Mutex) held(session string, pair *api.KVPair, sent time.Time, next *api
 	}
 	return m.s.newHeld(m.key, session, token, sent, leave, release, func(l *Held) {
 		keep(l, token, sent, m.getKey, func(p *api.KVPair, sent time.Time, confirm bool) {
-			hold.JudgeKey(l.h, session, token, p, sent, confirm, m.s.cfg.DemoteAfter, lost{ErrKeyDeleted}, lost{ErrKeyTaken})
+			hold.JudgeKey(l.h, session, token, p, sent, confirm, m.s.cfg.DemoteAfter, consulelect.ErrKeyDeleted, consulelect.ErrKeyTaken)
 		})
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -126,22 +127,22 @@ func TestMutexLossDetection(t *testing.T) {
 		reason error
 		inject func(t *testing.T, key string, l *lock.Held)
 	}{
-		{"session destroyed", lock.ErrSessionInvalidated, func(t *testing.T, key string, l *lock.Held) {
+		{"session destroyed", consulelect.ErrSessionInvalidated, func(t *testing.T, key string, l *lock.Held) {
 			if _, err := client.Session().Destroy(l.Session(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"key deleted", lock.ErrKeyDeleted, func(t *testing.T, key string, l *lock.Held) {
+		{"key deleted", consulelect.ErrKeyDeleted, func(t *testing.T, key string, l *lock.Held) {
 			if _, err := client.KV().Delete(key, nil); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"key released by operator", lock.ErrKeyReleased, func(t *testing.T, key string, l *lock.Held) {
+		{"key released by operator", consulelect.ErrKeyReleased, func(t *testing.T, key string, l *lock.Held) {
 			if ok, _, err := client.KV().Release(&api.KVPair{Key: key, Session: l.Session()}, nil); err != nil || !ok {
 				t.Fatalf("release: %v %v", ok, err)
 			}
 		}},
-		{"key taken by another session", lock.ErrKeyTaken, func(t *testing.T, key string, l *lock.Held) {
+		{"key taken by another session", consulelect.ErrKeyTaken, func(t *testing.T, key string, l *lock.Held) {
 			other, _, err := client.Session().Create(&api.SessionEntry{Name: "intruder", LockDelay: time.Millisecond}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -171,17 +172,17 @@ func TestMutexLossDetection(t *testing.T) {
 				t.Fatal("held context not cancelled within 1s")
 			}
 			t.Logf("cancelled %v after the fault", time.Since(at))
-			if !errors.Is(context.Cause(l.Context()), lock.ErrLockLost) && !errors.Is(context.Cause(l.Context()), tt.reason) {
+			if !errors.Is(context.Cause(l.Context()), consulelect.ErrLockLost) && !errors.Is(context.Cause(l.Context()), tt.reason) {
 				t.Errorf("cause %v", context.Cause(l.Context()))
 			}
-			if r := l.Reason(); !errors.Is(r, tt.reason) || !errors.Is(r, lock.ErrLockLost) {
+			if r := l.Reason(); !errors.Is(r, tt.reason) || !errors.Is(r, consulelect.ErrLockLost) {
 				t.Errorf("reason %v, want %v (an ErrLockLost)", r, tt.reason)
 			}
 			err = l.Unlock(context.Background())
 			if !errors.Is(err, lock.ErrNotHeld) || !errors.Is(err, tt.reason) {
 				t.Errorf("Unlock after loss: %v, want ErrNotHeld and %v", err, tt.reason)
 			}
-			if tt.reason == lock.ErrKeyTaken { // the intruder goes
+			if tt.reason == consulelect.ErrKeyTaken { // the intruder goes
 				pair, _, _ := client.KV().Get(key, nil)
 				client.Session().Destroy(pair.Session, nil)
 			}

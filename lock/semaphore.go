@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -66,7 +67,7 @@ func (s *Session) Semaphore(prefix string, limit int) (*Semaphore, error) {
 
 // Acquire waits until this session holds a slot, or ctx ends (then it
 // returns ctx's error, with the last Consul error if there was one), and
-// returns the held slot. A permanent error (ACL denied, ErrForeignKey,
+// returns the held slot. A permanent error (ACL denied, consulelect.ErrForeignKey,
 // ErrLimitConflict) is returned at once.
 func (sem *Semaphore) Acquire(ctx context.Context) (*Held, error) { return sem.acquire(ctx, false) }
 
@@ -102,11 +103,11 @@ func (sem *Semaphore) parse(pairs api.KVPairs) (*semState, error) {
 	}
 	if st.lock != nil {
 		if st.lock.Flags != api.SemaphoreFlagValue {
-			return nil, fmt.Errorf("%w: %q has flags %#x", ErrForeignKey, sem.lockKey, st.lock.Flags)
+			return nil, fmt.Errorf("%w: %q has flags %#x", consulelect.ErrForeignKey, sem.lockKey, st.lock.Flags)
 		}
 		var v semaphoreLock
 		if err := json.Unmarshal(st.lock.Value, &v); err != nil {
-			return nil, fmt.Errorf("%w: %q is not a semaphore's lock: %v", ErrForeignKey, sem.lockKey, err)
+			return nil, fmt.Errorf("%w: %q is not a semaphore's lock: %v", consulelect.ErrForeignKey, sem.lockKey, err)
 		}
 		if v.Limit != sem.limit {
 			return nil, fmt.Errorf("%w: %q has limit %d, this Semaphore %d", ErrLimitConflict, sem.prefix, v.Limit, sem.limit)

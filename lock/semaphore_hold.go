@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -36,13 +37,13 @@ func (sem *Semaphore) judge(l *Held, session string, token uint64, pairs api.KVP
 	case !confirm && lockPair != nil && lockPair.ModifyIndex < token:
 		// A stale default-consistency read from before our join.
 	case lockPair == nil, mine == nil:
-		l.h.End(lost{ErrKeyDeleted})
+		l.h.End(consulelect.ErrKeyDeleted)
 	case json.Unmarshal(lockPair.Value, &v) != nil || !v.Holders[session]:
-		l.h.End(lost{ErrKeyReleased}) // removed from the holders (pruned)
+		l.h.End(consulelect.ErrKeyReleased) // removed from the holders (pruned)
 	case mine.Session == "":
 		l.h.EndLost()
 	case mine.Session != session:
-		l.h.End(lost{ErrKeyTaken})
+		l.h.End(consulelect.ErrKeyTaken)
 	case confirm:
 		l.h.Confirm(sent, sem.s.cfg.DemoteAfter)
 	}

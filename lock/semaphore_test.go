@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -168,7 +169,7 @@ func TestSemaphorePrunesOnlyAfterLockDelay(t *testing.T) {
 	if wait < cfg.LockDelay {
 		t.Errorf("slot taken %v after the session went, before LockDelay %v", wait, cfg.LockDelay)
 	}
-	if !errors.Is(la.Reason(), lock.ErrLockLost) {
+	if !errors.Is(la.Reason(), consulelect.ErrLockLost) {
 		t.Errorf("a's reason %v", la.Reason())
 	}
 	_ = la.Unlock(context.Background())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -204,7 +205,7 @@ func (sem *Semaphore) join(ctx context.Context, st *semState, session string, pr
 	res, out, err := hold.Acquire(rctx, sem.s.client, &api.QueryOptions{Datacenter: sem.s.cfg.Datacenter}, ops)
 	switch {
 	case out == hold.Refused && strings.Contains(err.Error(), "Permission denied"):
-		return 0, out, fmt.Errorf("%w: join: %w", ErrPermanent, err)
+		return 0, out, fmt.Errorf("%w: join: %w", consulelect.ErrPermanent, err)
 	case out == hold.Refused:
 		return 0, out, fmt.Errorf("%w: %w", errConflict, err)
 	case err != nil || out != hold.Acquired:

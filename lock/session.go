@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/core/hold"
 )
 
@@ -68,7 +69,7 @@ func WithLogger(l hclog.Logger) Option {
 // NewSession returns a Session for cfg on client. It sends nothing to
 // Consul and starts nothing: the check is registered and passed from the
 // first Lock on, until Close. Zero timings take their defaults; a config that
-// breaks a rule is refused with an error that wraps ErrInvalidConfig and
+// breaks a rule is refused with an error that wraps consulelect.ErrInvalidConfig and
 // names the field.
 func NewSession(client *api.Client, cfg Config, opts ...Option) (*Session, error) {
 	if client == nil {
@@ -115,7 +116,7 @@ func defaultBackoff() backoff.BackOff {
 }
 
 func isPermanent(err error) bool {
-	return errors.Is(err, ErrPermanent) || errors.Is(err, ErrForeignKey) ||
+	return errors.Is(err, consulelect.ErrPermanent) || errors.Is(err, consulelect.ErrForeignKey) ||
 		errors.Is(err, ErrLimitConflict) || hold.PermanentStatus(err)
 }
 
@@ -149,7 +150,7 @@ func (s *Session) current(ctx context.Context) (string, error) {
 		Datacenter: s.cfg.Datacenter, Timeout: s.cfg.RequestTimeout,
 	}, func(err error) bool {
 		if why := hold.OtherDatacenter(s.cfg.Datacenter, err); why != nil {
-			err = fmt.Errorf("%w: %w", ErrPermanent, why)
+			err = fmt.Errorf("%w: %w", consulelect.ErrPermanent, why)
 		}
 		last = err
 		if isPermanent(err) {
@@ -190,10 +191,10 @@ func (s *Session) forget(id string) {
 func waitErr(op string, ctx context.Context, last error) error {
 	switch {
 	case last != nil && isPermanent(last):
-		if errors.Is(last, ErrPermanent) || errors.Is(last, ErrForeignKey) || errors.Is(last, ErrLimitConflict) {
+		if errors.Is(last, consulelect.ErrPermanent) || errors.Is(last, consulelect.ErrForeignKey) || errors.Is(last, ErrLimitConflict) {
 			return fmt.Errorf("%s: %w", op, last)
 		}
-		return fmt.Errorf("%s: %w: %w", op, ErrPermanent, last)
+		return fmt.Errorf("%s: %w: %w", op, consulelect.ErrPermanent, last)
 	case ctx.Err() != nil && last != nil:
 		return fmt.Errorf("%s: %w (last consul error: %v)", op, ctx.Err(), last)
 	case ctx.Err() != nil:

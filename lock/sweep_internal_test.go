@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/hashicorp/consul/api"
 )
 
@@ -76,7 +77,7 @@ func TestSweepSchedule(t *testing.T) {
 	})
 	t.Run("a permanent error ends it", func(t *testing.T) {
 		s, c := newS(t), &counter{}
-		s.sweep("k", "sid", run(c, 100, ErrPermanent))
+		s.sweep("k", "sid", run(c, 100, consulelect.ErrPermanent))
 		if got := finished(t, s, c); got != 1 {
 			t.Errorf("%d clean-ups, want 1", got)
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -95,8 +96,7 @@ func termEnv(mode, key, identity, session string, token uint64) []string {
 // lostCause reports whether a term's or hold's context ended because the
 // lock could no longer be assumed held.
 func lostCause(err error) bool {
-	return errors.Is(err, leader.ErrLockLost) || errors.Is(err, leader.ErrConsulUnreachable) ||
-		errors.Is(err, lock.ErrLockLost) || errors.Is(err, lock.ErrConsulUnreachable)
+	return errors.Is(err, consulelect.ErrLockLost) || errors.Is(err, consulelect.ErrConsulUnreachable)
 }
 
 // supervise runs the command until it exits or ctx ends (then stops it:

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/fxmodule"
 	"github.com/consulelect/consulelect/fxmodule/fxmoduletest"
 	"github.com/consulelect/consulelect/hooks"
@@ -45,7 +46,7 @@ func ExampleFakeElection() {
 		log.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // readme:hide: let the worker start
-	if err := fake.Demote(ctx, leader.ErrLockLost); err != nil {
+	if err := fake.Demote(ctx, consulelect.ErrLockLost); err != nil {
 		log.Fatal(err) // the workers did not stop
 	}
 	// readme:end

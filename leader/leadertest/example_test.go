@@ -7,6 +7,7 @@ import (
 	"log"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/leader/leadertest"
 )
@@ -18,7 +19,7 @@ func ExampleFake() {
 	work := func(ctx context.Context, term *leader.Term) error {
 		fmt.Println("leading with token", term.Token())
 		<-ctx.Done() // leader-only work until the term ends
-		fmt.Println("stopped:", errors.Is(context.Cause(ctx), leader.ErrLockLost))
+		fmt.Println("stopped:", errors.Is(context.Cause(ctx), consulelect.ErrLockLost))
 		return nil
 	}
 	f := leadertest.NewFake("my-service/leader", work)
@@ -28,7 +29,7 @@ func ExampleFake() {
 	time.Sleep(10 * time.Millisecond) // readme:hide: let the work print first
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := f.Demote(ctx, leader.ErrSessionInvalidated); err != nil {
+	if err := f.Demote(ctx, consulelect.ErrSessionInvalidated); err != nil {
 		log.Fatal(err) // leader.ErrLeaderWorkRunning: the work ignored its context
 	}
 	// readme:end

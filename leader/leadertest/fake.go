@@ -81,8 +81,8 @@ func (f *Fake) Term() *leader.Term {
 	return f.cur.term
 }
 
-// Demote ends the active term with reason (leader.ErrLockLost,
-// leader.ErrSessionInvalidated, leader.ErrConsulUnreachable,
+// Demote ends the active term with reason (consulelect.ErrLockLost,
+// consulelect.ErrSessionInvalidated, consulelect.ErrConsulUnreachable,
 // leader.ErrStopped, ...; it becomes the term context's cause and Reason),
 // then waits, within ctx, for the LeaderFunc to return, and returns its
 // error. If ctx ends first, the leader work did not stop: Demote returns an

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/goleak"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/leader/leadertest"
@@ -50,10 +51,10 @@ func TestFake(t *testing.T) {
 	if f.Term() != t1 {
 		t.Error("Term is not the active term")
 	}
-	if err := f.Demote(ctx, leader.ErrKeyDeleted); err != nil {
+	if err := f.Demote(ctx, consulelect.ErrKeyDeleted); err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(t1.Reason(), leader.ErrKeyDeleted) || !errors.Is(t1.Reason(), leader.ErrLockLost) || f.Term() != nil {
+	if !errors.Is(t1.Reason(), consulelect.ErrKeyDeleted) || !errors.Is(t1.Reason(), consulelect.ErrLockLost) || f.Term() != nil {
 		t.Errorf("reason %v: want ErrKeyDeleted matching ErrLockLost, and no active term", t1.Reason())
 	}
 
@@ -71,7 +72,7 @@ func TestFake(t *testing.T) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if err := f.Demote(sctx, leader.ErrConsulUnreachable); !errors.Is(err, leader.ErrLeaderWorkRunning) {
+	if err := f.Demote(sctx, consulelect.ErrConsulUnreachable); !errors.Is(err, leader.ErrLeaderWorkRunning) {
 		t.Errorf("work that ignores its context: %v, want ErrLeaderWorkRunning", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lock"
@@ -320,9 +321,9 @@ func TestConsulErrorClass(t *testing.T) {
 	}
 	r := newReader(t)
 	r.m.Leader().ConsulError("k", errors.New("connection refused"), false)
-	r.m.Leader().ConsulError("k", fmt.Errorf("acl: %w", leader.ErrPermanent), true)
+	r.m.Leader().ConsulError("k", fmt.Errorf("acl: %w", consulelect.ErrPermanent), true)
 	r.m.Lock().ConsulError(errors.New("timeout"), false)
-	r.m.Lock().ConsulError(fmt.Errorf("acl: %w", lock.ErrPermanent), true)
+	r.m.Lock().ConsulError(fmt.Errorf("acl: %w", consulelect.ErrPermanent), true)
 	r.m.Lock().ConsulError(api.StatusError{Code: 403, Body: "Permission denied"}, true)
 	r.expect(t, 1, "consulelect.leader.consul.errors", "key", "k", "class", "transient")
 	r.expect(t, 1, "consulelect.leader.consul.errors", "key", "k", "class", "permanent")
@@ -347,12 +348,12 @@ func TestReasonLabels(t *testing.T) {
 		{leader.ErrResigned, "resigned"},
 		{leader.ErrLeaderWorkFailed, "leader_work_failed"},
 		{leader.ErrHandedOff, "handed_off"},
-		{errors.Join(leader.ErrSessionInvalidated, leader.ErrLockLost), "session_invalidated"},
-		{errors.Join(leader.ErrLockLost, leader.ErrKeyReleased), "key_released"},
-		{errors.Join(leader.ErrKeyDeleted, leader.ErrLockLost), "key_deleted"},
-		{errors.Join(leader.ErrKeyTaken, leader.ErrLockLost), "key_taken"},
-		{leader.ErrLockLost, "lock_lost"},
-		{leader.ErrConsulUnreachable, "consul_unreachable"},
+		{errors.Join(consulelect.ErrSessionInvalidated, consulelect.ErrLockLost), "session_invalidated"},
+		{errors.Join(consulelect.ErrLockLost, consulelect.ErrKeyReleased), "key_released"},
+		{errors.Join(consulelect.ErrKeyDeleted, consulelect.ErrLockLost), "key_deleted"},
+		{errors.Join(consulelect.ErrKeyTaken, consulelect.ErrLockLost), "key_taken"},
+		{consulelect.ErrLockLost, "lock_lost"},
+		{consulelect.ErrConsulUnreachable, "consul_unreachable"},
 		{errors.New("what"), "other"},
 		{nil, "other"},
 	} {
@@ -372,12 +373,12 @@ func TestReasonLabels(t *testing.T) {
 	}{
 		{lock.ErrUnlocked, "unlocked"},
 		{lock.ErrClosed, "closed"},
-		{errors.Join(lock.ErrLockLost, lock.ErrSessionInvalidated), "session_invalidated"},
-		{errors.Join(lock.ErrKeyReleased, lock.ErrLockLost), "key_released"},
-		{errors.Join(lock.ErrKeyDeleted, lock.ErrLockLost), "key_deleted"},
-		{errors.Join(lock.ErrKeyTaken, lock.ErrLockLost), "key_taken"},
-		{lock.ErrLockLost, "lock_lost"},
-		{lock.ErrConsulUnreachable, "consul_unreachable"},
+		{errors.Join(consulelect.ErrLockLost, consulelect.ErrSessionInvalidated), "session_invalidated"},
+		{errors.Join(consulelect.ErrKeyReleased, consulelect.ErrLockLost), "key_released"},
+		{errors.Join(consulelect.ErrKeyDeleted, consulelect.ErrLockLost), "key_deleted"},
+		{errors.Join(consulelect.ErrKeyTaken, consulelect.ErrLockLost), "key_taken"},
+		{consulelect.ErrLockLost, "lock_lost"},
+		{consulelect.ErrConsulUnreachable, "consul_unreachable"},
 		{errors.New("what"), "other"},
 	} {
 		key := fmt.Sprintf("orders/charge-%d", i) // mapped to "orders/charge"

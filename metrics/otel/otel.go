@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -170,7 +171,7 @@ func (m *Metrics) Leader() leader.Metrics {
 		TermEnded: func(key string, reason error, _ time.Duration) {
 			m.update(key, func(s *keyState) { s.leading-- })
 			m.ended.Add(context.Background(), 1, metric.WithAttributes(attribute.String("key", key),
-				attribute.String("reason", leaderReason(reason))))
+				attribute.String("reason", reasonLabel(reason))))
 		},
 		Confirmed: func(key string, rtt time.Duration) {
 			m.rtt.Record(context.Background(), rtt.Seconds(), metric.WithAttributes(attribute.String("key", key)))
@@ -202,7 +203,7 @@ func (m *Metrics) Lock() lock.Metrics {
 			k := m.lockKey(key)
 			m.lockHeld.Add(context.Background(), -1, metric.WithAttributes(attribute.String("key", k)))
 			m.lockReleases.Add(context.Background(), 1, metric.WithAttributes(attribute.String("key", k),
-				attribute.String("reason", lockReason(reason))))
+				attribute.String("reason", reasonLabel(reason))))
 		},
 		ConsulError: func(_ error, permanent bool) {
 			m.lockErrors.Add(context.Background(), 1, metric.WithAttributes(attribute.String("class", class(permanent))))
@@ -289,46 +290,31 @@ func class(permanent bool) string {
 	return "transient"
 }
 
-// leaderReason is the label of a term's end reason. The ways of losing
-// the lock come before ErrLockLost, which each of them matches too.
-func leaderReason(err error) string {
-	for _, r := range []struct {
-		err   error
-		label string
-	}{
-		{leader.ErrStopped, "stopped"},
-		{leader.ErrResigned, "resigned"},
-		{leader.ErrLeaderWorkFailed, "leader_work_failed"},
-		{leader.ErrHandedOff, "handed_off"},
-		{leader.ErrSessionInvalidated, "session_invalidated"},
-		{leader.ErrKeyReleased, "key_released"},
-		{leader.ErrKeyDeleted, "key_deleted"},
-		{leader.ErrKeyTaken, "key_taken"},
-		{leader.ErrLockLost, "lock_lost"},
-		{leader.ErrConsulUnreachable, "consul_unreachable"},
-	} {
-		if errors.Is(err, r.err) {
-			return r.label
-		}
-	}
-	return "other"
+// reasonLabels label a hold's end reason, a term's or a held lock's: one
+// table, since both packages report the shared reasons with the same
+// errors. The ways of losing the lock come before ErrLockLost, which each
+// of them matches too.
+var reasonLabels = []struct {
+	err   error
+	label string
+}{
+	{leader.ErrStopped, "stopped"},
+	{leader.ErrResigned, "resigned"},
+	{leader.ErrLeaderWorkFailed, "leader_work_failed"},
+	{leader.ErrHandedOff, "handed_off"},
+	{lock.ErrUnlocked, "unlocked"},
+	{lock.ErrClosed, "closed"},
+	{consulelect.ErrSessionInvalidated, "session_invalidated"},
+	{consulelect.ErrKeyReleased, "key_released"},
+	{consulelect.ErrKeyDeleted, "key_deleted"},
+	{consulelect.ErrKeyTaken, "key_taken"},
+	{consulelect.ErrLockLost, "lock_lost"},
+	{consulelect.ErrConsulUnreachable, "consul_unreachable"},
 }
 
-// lockReason is the label of a hold's end reason.
-func lockReason(err error) string {
-	for _, r := range []struct {
-		err   error
-		label string
-	}{
-		{lock.ErrUnlocked, "unlocked"},
-		{lock.ErrClosed, "closed"},
-		{lock.ErrSessionInvalidated, "session_invalidated"},
-		{lock.ErrKeyReleased, "key_released"},
-		{lock.ErrKeyDeleted, "key_deleted"},
-		{lock.ErrKeyTaken, "key_taken"},
-		{lock.ErrLockLost, "lock_lost"},
-		{lock.ErrConsulUnreachable, "consul_unreachable"},
-	} {
+// reasonLabel is the label of a term's or a held lock's end reason.
+func reasonLabel(err error) string {
+	for _, r := range reasonLabels {
 		if errors.Is(err, r.err) {
 			return r.label
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -166,7 +167,7 @@ func (m *Metrics) Leader() leader.Metrics {
 		},
 		TermEnded: func(key string, reason error, _ time.Duration) {
 			m.status.WithLabelValues(key).Dec()
-			m.ended.WithLabelValues(key, leaderReason(reason)).Inc()
+			m.ended.WithLabelValues(key, reasonLabel(reason)).Inc()
 		},
 		Confirmed: func(key string, rtt time.Duration) {
 			m.rtt.WithLabelValues(key).Observe(rtt.Seconds())
@@ -195,7 +196,7 @@ func (m *Metrics) Lock() lock.Metrics {
 		Released: func(key string, reason error, _ time.Duration) {
 			k := m.lockKey(key)
 			m.lockHeld.WithLabelValues(k).Dec()
-			m.lockReleases.WithLabelValues(k, lockReason(reason)).Inc()
+			m.lockReleases.WithLabelValues(k, reasonLabel(reason)).Inc()
 		},
 		ConsulError: func(_ error, permanent bool) {
 			m.lockErrors.WithLabelValues(class(permanent)).Inc()
@@ -286,46 +287,31 @@ func class(permanent bool) string {
 	return "transient"
 }
 
-// leaderReason is the label of a term's end reason. The ways of losing
-// the lock come before ErrLockLost, which each of them matches too.
-func leaderReason(err error) string {
-	for _, r := range []struct {
-		err   error
-		label string
-	}{
-		{leader.ErrStopped, "stopped"},
-		{leader.ErrResigned, "resigned"},
-		{leader.ErrLeaderWorkFailed, "leader_work_failed"},
-		{leader.ErrHandedOff, "handed_off"},
-		{leader.ErrSessionInvalidated, "session_invalidated"},
-		{leader.ErrKeyReleased, "key_released"},
-		{leader.ErrKeyDeleted, "key_deleted"},
-		{leader.ErrKeyTaken, "key_taken"},
-		{leader.ErrLockLost, "lock_lost"},
-		{leader.ErrConsulUnreachable, "consul_unreachable"},
-	} {
-		if errors.Is(err, r.err) {
-			return r.label
-		}
-	}
-	return "other"
+// reasonLabels label a hold's end reason, a term's or a held lock's: one
+// table, since both packages report the shared reasons with the same
+// errors. The ways of losing the lock come before ErrLockLost, which each
+// of them matches too.
+var reasonLabels = []struct {
+	err   error
+	label string
+}{
+	{leader.ErrStopped, "stopped"},
+	{leader.ErrResigned, "resigned"},
+	{leader.ErrLeaderWorkFailed, "leader_work_failed"},
+	{leader.ErrHandedOff, "handed_off"},
+	{lock.ErrUnlocked, "unlocked"},
+	{lock.ErrClosed, "closed"},
+	{consulelect.ErrSessionInvalidated, "session_invalidated"},
+	{consulelect.ErrKeyReleased, "key_released"},
+	{consulelect.ErrKeyDeleted, "key_deleted"},
+	{consulelect.ErrKeyTaken, "key_taken"},
+	{consulelect.ErrLockLost, "lock_lost"},
+	{consulelect.ErrConsulUnreachable, "consul_unreachable"},
 }
 
-// lockReason is the label of a hold's end reason.
-func lockReason(err error) string {
-	for _, r := range []struct {
-		err   error
-		label string
-	}{
-		{lock.ErrUnlocked, "unlocked"},
-		{lock.ErrClosed, "closed"},
-		{lock.ErrSessionInvalidated, "session_invalidated"},
-		{lock.ErrKeyReleased, "key_released"},
-		{lock.ErrKeyDeleted, "key_deleted"},
-		{lock.ErrKeyTaken, "key_taken"},
-		{lock.ErrLockLost, "lock_lost"},
-		{lock.ErrConsulUnreachable, "consul_unreachable"},
-	} {
+// reasonLabel is the label of a term's or a held lock's end reason.
+func reasonLabel(err error) string {
+	for _, r := range reasonLabels {
 		if errors.Is(err, r.err) {
 			return r.label
 		}

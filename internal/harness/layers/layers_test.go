@@ -19,9 +19,10 @@ const module = "github.com/consulelect/consulelect"
 // named here, so that its layer is a decision.
 var (
 	core = []string{"internal/core/hold", "internal/core/safe", "internal/core/termhook"}
-	// library is what a service links: the packages users import and the
-	// internal packages they stand on.
-	library = []string{"leader", "lock", "hooks", "lifecycle", "fxmodule", "fxmodule/internal/wiring"}
+	// library is what a service links: the packages users import ("." is
+	// the module's root package, what every use shares) and the internal
+	// packages they stand on.
+	library = []string{".", "leader", "lock", "hooks", "lifecycle", "fxmodule", "fxmodule/internal/wiring"}
 	// adapters are the nested modules of the metrics adapters.
 	adapters = []string{"metrics/prometheus", "metrics/otel"}
 )
@@ -40,19 +41,27 @@ func deps(t *testing.T, dir, pkg string) []string {
 
 func root() string { return filepath.Join("..", "..", "..") }
 
+// path is the import path of the package at rel ("." for the root).
+func path(rel string) string {
+	if rel == "." {
+		return module
+	}
+	return module + "/" + rel
+}
+
 // check fails for each dependency of pkg that is testing or a project
 // package outside allowed.
 func check(t *testing.T, dir, pkg string, allowed []string) {
 	t.Helper()
 	ok := map[string]bool{}
 	for _, a := range allowed {
-		ok[module+"/"+a] = true
+		ok[path(a)] = true
 	}
 	for _, d := range deps(t, dir, pkg) {
 		switch {
 		case d == "testing" || strings.HasPrefix(d, "testing/"):
 			t.Errorf("%s links %s", pkg, d)
-		case strings.HasPrefix(d, module+"/") && !ok[d]:
+		case (d == module || strings.HasPrefix(d, module+"/")) && !ok[d]:
 			t.Errorf("%s links %s, which is not below it in the layers", pkg, d)
 		}
 	}
@@ -82,7 +91,7 @@ func TestEveryPackageHasALayer(t *testing.T) {
 	known = append(known, "cmd/consulelect", "example-shop", "leader/leadertest", "fxmodule/fxmoduletest")
 	ok := map[string]bool{}
 	for _, k := range known {
-		ok[module+"/"+k] = true
+		ok[path(k)] = true
 	}
 	cmd := exec.Command("go", "list", "./...")
 	cmd.Dir = root()

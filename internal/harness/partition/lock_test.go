@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/netns"
 	"github.com/consulelect/consulelect/lock"
 )
@@ -67,7 +68,7 @@ func TestLockUnderPartition(t *testing.T) {
 		t.Fatalf("the cut-off holder's context did not end within DemoteAfter (%v) of the cut", lock.DefaultDemoteAfter)
 	}
 	t.Logf("holder's context ended %v after the cut: %v", lostAt.Sub(cutAt).Round(time.Millisecond), held.Reason())
-	if !errors.Is(held.Reason(), lock.ErrLockLost) && !errors.Is(held.Reason(), lock.ErrConsulUnreachable) {
+	if !errors.Is(held.Reason(), consulelect.ErrLockLost) && !errors.Is(held.Reason(), consulelect.ErrConsulUnreachable) {
 		t.Errorf("reason %v, want a loss", held.Reason())
 	}
 	var r result

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/durstat"
-	"github.com/consulelect/consulelect/leader"
 )
 
 // sample and fmtDur are shared with the bench program.
@@ -158,7 +158,7 @@ type aftershock struct {
 }
 
 // invalidated is the reason of a term whose session Consul invalidated.
-var invalidated = leader.ErrSessionInvalidated.Error()
+var invalidated = consulelect.ErrSessionInvalidated.Error()
 
 // feltStats is availability as users feel it (see feltOf).
 type feltStats struct {

@@ -95,7 +95,7 @@ func appOptions(o options, extra ...fx.Option) []fx.Option {
 	return append([]fx.Option{
 		fx.Supply(o),
 		fx.Provide(newLogger, newConsulClient, newModuleConfig, newLedger, newMetrics, asLeaderMetrics),
-		fx.WithLogger(fxmodule.EventLogger),
+		fx.WithLogger(eventLogger),
 		fxmodule.Module,
 		fx.Provide(fxmodule.AsWorker(func(l *ledger) *ledger { return l })),
 		fx.Invoke(watchElector),

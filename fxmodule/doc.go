@@ -1,7 +1,7 @@
 // Package fxmodule wires consulelect into an fx application in one line:
 //
 //	fx.New(
-//		fx.Provide(fxmodule.NewConsulClient), // or your own *api.Client
+//		fx.Provide(func() (*api.Client, error) { return api.NewClient(api.DefaultConfig()) }), // or your own *api.Client
 //		fx.Supply(fxmodule.Config{Leader: leader.Config{Key: "svc/leader"}}),
 //		fxmodule.Module,
 //		fx.Provide(fxmodule.AsWorker(NewScheduler)),

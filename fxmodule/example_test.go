@@ -14,6 +14,7 @@ import (
 	"github.com/consulelect/consulelect/leader"
 	"github.com/consulelect/consulelect/lifecycle"
 	"github.com/consulelect/consulelect/lock"
+	"github.com/hashicorp/consul/api"
 )
 
 // A service adds the module, a leader-only worker and a hook; fx starts
@@ -21,7 +22,7 @@ import (
 func Example() {
 	working := make(chan struct{})
 	app := fx.New(
-		fx.Provide(fxmodule.NewConsulClient), // from CONSUL_HTTP_ADDR and friends
+		fx.Provide(func() (*api.Client, error) { return api.NewClient(api.DefaultConfig()) }), // from CONSUL_HTTP_ADDR and friends
 		fx.Supply(fxmodule.Config{Leader: leader.Config{Key: "example/fx-leader", Identity: "replica-1"}}),
 		fxmodule.Module,
 		fxmodule.Worker(lifecycle.WorkerFunc("scheduler", func(ctx context.Context) error {
@@ -65,8 +66,8 @@ func Example_quickStart() {
 	var e *leader.Elector // readme:hide
 	// readme:begin fx-quick-start
 	app := fx.New(
-		fx.Provide(fxmodule.NewConsulClient), // or provide your own *api.Client
-		fx.Provide(http.NewServeMux),         // the mux your HTTP server serves
+		fx.Provide(func() (*api.Client, error) { return api.NewClient(api.DefaultConfig()) }), // or your own *api.Client
+		fx.Provide(http.NewServeMux), // the mux your HTTP server serves
 		fx.Supply(fxmodule.Config{Leader: leader.Config{Key: "my-service/leader"}}),
 		fxmodule.Module,
 		fxmodule.Worker(lifecycle.WorkerFunc("scheduler", runScheduler)), // runs only on the leader
@@ -109,7 +110,7 @@ func Example_quickStart() {
 func ExampleLocks() {
 	// readme:begin fx-locks
 	app := fx.New(
-		fx.Provide(fxmodule.NewConsulClient),
+		fx.Provide(func() (*api.Client, error) { return api.NewClient(api.DefaultConfig()) }),
 		fxmodule.Locks(lock.Config{}), // provides the app's *lock.Session
 		fx.Invoke(func(lc fx.Lifecycle, s *lock.Session) {
 			lc.Append(fx.Hook{OnStart: func(ctx context.Context) error {

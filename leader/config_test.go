@@ -80,7 +80,7 @@ func TestDefaultsAreValid(t *testing.T) {
 // A nil logger or backoff means the default; it never panics later.
 func TestNilOptionsMeanDefaults(t *testing.T) {
 	client, _ := api.NewClient(api.DefaultConfig())
-	if _, err := leader.New(client, leader.Config{Key: "a"}, leader.WithLogger(nil), leader.WithBackoff(nil), leader.WithMetrics(leader.Metrics{})); err != nil {
+	if _, err := leader.New(client, leader.Config{Key: "a"}, leader.WithLogger(nil), leader.WithMetrics(leader.Metrics{})); err != nil {
 		t.Fatalf("New with nil options: %v", err)
 	}
 }

@@ -61,19 +61,6 @@ func WithLogger(l hclog.Logger) Option {
 	}
 }
 
-// WithBackoff sets the backoff factory used for transient Consul errors
-// (default, and for nil: exponential from 100ms to 2s with ±50% jitter and
-// no overall limit). A BackOff that returns
-// backoff.Stop falls back to PermanentErrorRetry: the campaign never ends
-// on its own.
-func WithBackoff(f func() backoff.BackOff) Option {
-	return func(e *Elector) {
-		if f != nil {
-			e.newBackoff = f
-		}
-	}
-}
-
 // WithLeaderFunc sets the leader work run for every term; see LeaderFunc.
 func WithLeaderFunc(f LeaderFunc) Option { return func(e *Elector) { e.leaderFunc = f } }
 

@@ -1,27 +1,23 @@
-package fxmodule
+package main
 
 import (
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
-	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 )
 
-// EventLogger returns an opt-in fxevent.Logger that writes fx's own
-// events to log (the app's hclog.Logger): failures at Error, the rest at
-// Debug. Use it with
-//
-//	fx.WithLogger(fxmodule.EventLogger)
-func EventLogger(log hclog.Logger) fxevent.Logger { return &eventLogger{Logger: log.Named("fx")} }
+// eventLogger returns an fxevent.Logger that writes fx's own events to
+// log (the service's hclog.Logger): failures at Error, the rest at Debug.
+func eventLogger(log hclog.Logger) fxevent.Logger { return &fxLogger{Logger: log.Named("fx")} }
 
-// eventLogger is EventLogger's fxevent.Logger.
-type eventLogger struct {
+// fxLogger is eventLogger's fxevent.Logger.
+type fxLogger struct {
 	Logger hclog.Logger
 }
 
 // LogEvent logs one fx event.
-func (l *eventLogger) LogEvent(event fxevent.Event) {
+func (l *fxLogger) LogEvent(event fxevent.Event) {
 	switch e := event.(type) {
 	case *fxevent.OnStartExecuted:
 		l.log(e.Err, "OnStart hook executed", "callee", e.FunctionName, "caller", e.CallerName, "runtime", e.Runtime)
@@ -50,13 +46,10 @@ func (l *eventLogger) LogEvent(event fxevent.Event) {
 	}
 }
 
-func (l *eventLogger) log(err error, msg string, kv ...any) {
+func (l *fxLogger) log(err error, msg string, kv ...any) {
 	if err != nil {
 		l.Logger.Error(msg, append(kv, "error", err)...)
 		return
 	}
 	l.Logger.Debug(msg, kv...)
 }
-
-// fx.Option check: the constructor fits fx.WithLogger.
-var _ = fx.WithLogger(EventLogger)

@@ -26,6 +26,7 @@ func foreignFlags(pair *api.KVPair) bool {
 func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line *candidates) time.Duration {
 	var index uint64
 	var lastHolder string // the candidate ID of the last holder seen
+	delay := &hold.LockDelayWait{LockDelay: e.cfg.LockDelay, Clock: e.clock}
 	for ctx.Err() == nil {
 		pair, next, err := e.getKey(ctx, index, e.cfg.FollowerWait, false)
 		if err != nil {
@@ -37,6 +38,9 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 		seen := e.clock.Now()
 		index = next
 		h, held := holderOf(pair)
+		if held || foreignFlags(pair) {
+			delay.Taken()
+		}
 		switch {
 		case held && pair.Session == session:
 			// Our own earlier acquire whose answer was lost. Do not lead
@@ -65,6 +69,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			continue
 		}
 		e.state.setHolder(nil)
+		delay.Free(seen)
 		note := released(pair) // a released key keeps its last holder's value
 		if note.ServiceID != "" {
 			lastHolder = note.ServiceID
@@ -105,34 +110,30 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 		sent := e.clock.Now()
 		value := e.valueFor(why, sent)
 		lock, res, err := e.acquire(ctx, session, value)
-		switch {
-		case err != nil:
+		switch hold.Judge(e.clock, sent, e.cfg.DemoteAfter, res, err) {
+		case hold.StepRetry:
 			if !r.wait(ctx, "acquire", err) {
 				return 0
 			}
 			// Re-read the key at once: waiting on the old index would wait
 			// for a change that may never come (a sole candidate).
 			index = 0
-		case res == acquired && !hold.Fresh(e.clock, sent, e.cfg.DemoteAfter):
-			// The answer came after its deadline: it proves nothing. The
-			// session may still hold the key; the next acquire (Consul
+		case hold.StepStale:
+			// The session may still hold the key; the next acquire (Consul
 			// grants the holding session) is dated afresh.
 			e.log.Warn("acquire answered past its deadline; acquiring again", "took", e.clock.Now().Sub(sent))
 			index = 0
-		case res == acquired:
+		case hold.StepHold:
 			r.ok()
 			return e.lead(ctx, session, lock, value, sent, r, e.line())
-		case res == sessionGone:
+		case hold.StepNewSession:
 			e.log.Info("session lost while following; creating a new one", "session", session)
 			r.wait(ctx, "acquire", errSessionGone) // sessions that keep dying are retried with backoff
 			return 0
-		case res == lockDelayed:
-			// The previous holder's session was invalidated at or before
-			// seen, so its lock-delay (assumed to equal ours) ends by
-			// seen+LockDelay. A holder with a longer one (api.Lock: 15s)
-			// just costs another round of this.
-			e.log.Debug("lock-delay in force; retrying when it ends", "retry_in", seen.Add(e.cfg.LockDelay).Sub(e.clock.Now()))
-			if !sleep(ctx, e.clock, seen.Add(e.cfg.LockDelay+10*time.Millisecond).Sub(e.clock.Now())) {
+		case hold.StepLockDelay:
+			d := delay.Next()
+			e.log.Debug("lock-delay in force; acquiring again", "retry_in", d)
+			if !sleep(ctx, e.clock, d) {
 				return 0
 			}
 			index = 0

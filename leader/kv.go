@@ -19,19 +19,9 @@ func (e *Elector) getKey(ctx context.Context, index uint64, wait time.Duration, 
 	return hold.GetKey(ctx, e.client, e.cfg.Datacenter, e.cfg.Key, index, wait, e.cfg.RequestTimeout, consistent)
 }
 
-// acquireResult is the outcome of an acquire attempt.
-type acquireResult = hold.Outcome
-
-const (
-	acquired    = hold.Acquired
-	heldByOther = hold.HeldByOther // someone else got there first
-	lockDelayed = hold.LockDelayed // refused: lock-delay after an invalidation is in force
-	sessionGone = hold.SessionGone // our session no longer exists
-)
-
 // acquire tries to lock the key for session in one transaction, whose
 // result carries the key's ModifyIndex after the lock: the fencing token.
-func (e *Elector) acquire(ctx context.Context, session string, value []byte) (*api.KVPair, acquireResult, error) {
+func (e *Elector) acquire(ctx context.Context, session string, value []byte) (*api.KVPair, hold.Outcome, error) {
 	rctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
 	defer cancel()
 	ops := api.TxnOps{{KV: &api.KVTxnOp{
@@ -43,8 +33,8 @@ func (e *Elector) acquire(ctx context.Context, session string, value []byte) (*a
 		return nil, 0, fmt.Errorf("%w: acquire %q: %w", consulelect.ErrPermanent, e.cfg.Key, err)
 	case err != nil:
 		return nil, 0, err
-	case out != acquired:
+	case out != hold.Acquired:
 		return nil, out, nil
 	}
-	return res[0].KV, acquired, nil
+	return res[0].KV, hold.Acquired, nil
 }

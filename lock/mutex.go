@@ -115,13 +115,13 @@ func (q *queueState) ahead(session string) *api.KVPair {
 // session went).
 func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
 	var (
-		queued   string      // the session our queue entry belongs to
-		late     string      // the session of an acquire or enqueue left unanswered (see Session.sweep)
-		seenFree time.Time   // when the key was first seen free
-		q        *queueState // the current view; nil: read it
-		last     error
+		queued string      // the session our queue entry belongs to
+		late   string      // the session of an acquire or enqueue left unanswered (see Session.sweep)
+		q      *queueState // the current view; nil: read it
+		last   error
 	)
 	b := m.s.newBackoff()
+	delay := &hold.LockDelayWait{LockDelay: m.s.cfg.LockDelay, Clock: m.s.clock}
 	retry := func(err error) error {
 		last = err
 		if isPermanent(err) || !hold.Sleep(ctx, m.s.clock, b.NextBackOff()) {
@@ -164,11 +164,10 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 		if q.key != nil && q.key.Flags != 0 && q.key.Flags != api.LockFlagValue {
 			return nil, fmt.Errorf("%w (flags %#x)", consulelect.ErrForeignKey, q.key.Flags)
 		}
-		switch {
-		case !q.free():
-			seenFree = time.Time{}
-		case seenFree.IsZero():
-			seenFree = m.s.clock.Now()
+		if q.free() {
+			delay.Free(m.s.clock.Now())
+		} else {
+			delay.Taken()
 		}
 		if q.mine(sid) { // handed to us by the holder before (or an acquire whose answer was lost)
 			l, err := m.confirmMine(ctx, sid, q.after(sid), leave)
@@ -187,8 +186,8 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 			sent := m.s.clock.Now()
 			pair, out, err := m.acquire(ctx, sid, queued)
 			q = nil
-			switch {
-			case err != nil:
+			switch hold.Judge(m.s.clock, sent, m.s.cfg.DemoteAfter, out, err) {
+			case hold.StepRetry:
 				queued = sid // it may have been applied: if we give up, dequeue releases the key
 				if !isPermanent(err) {
 					late = sid // or be applied later
@@ -197,24 +196,20 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 					return nil, err
 				}
 				continue
-			case out == hold.Acquired && !hold.Fresh(m.s.clock, sent, m.s.cfg.DemoteAfter):
-				// Answered past its deadline: it proves nothing. Our session
-				// holds the key; the next read sees it mine and confirms it
-				// afresh, or, if we give up, dequeue releases it.
+			case hold.StepStale:
+				// Our session holds the key; the next read sees it mine and
+				// confirms it afresh, or, if we give up, dequeue releases it.
 				queued = sid
 				continue
-			case out == hold.Acquired:
+			case hold.StepHold:
 				b.Reset()
 				queued = "" // the acquire deleted it
 				return m.held(sid, pair, sent, next, leave)
-			case out == hold.SessionGone:
+			case hold.StepNewSession:
 				m.s.forget(sid)
 				continue
-			case out == hold.LockDelayed:
-				// The previous holder's session was invalidated at or
-				// before seenFree: its lock-delay (assumed ours) ends by
-				// seenFree + LockDelay.
-				if !hold.Sleep(ctx, m.s.clock, seenFree.Add(m.s.cfg.LockDelay+10*time.Millisecond).Sub(m.s.clock.Now())) {
+			case hold.StepLockDelay:
+				if !hold.Sleep(ctx, m.s.clock, delay.Next()) {
 					return nil, waitErr("wait", ctx, last)
 				}
 				continue

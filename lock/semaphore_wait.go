@@ -77,8 +77,15 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 		if slot, prunable := sem.mayTake(st, sid); slot {
 			sent := sem.s.clock.Now()
 			token, out, err := sem.join(ctx, st, sid, prunable)
-			switch {
-			case err != nil && !errors.Is(err, errConflict):
+			if errors.Is(err, errConflict) { // another contender changed the lock first
+				index = 0
+				if conflicts++; conflicts > 3 && !hold.Sleep(ctx, sem.s.clock, b.NextBackOff()) {
+					return nil, waitErr("wait", ctx, err)
+				}
+				continue
+			}
+			switch hold.Judge(sem.s.clock, sent, sem.s.cfg.DemoteAfter, out, err) {
+			case hold.StepRetry:
 				queued = sid // it may have been applied: if we give up, dequeue leaves the holders
 				if !isPermanent(err) {
 					late = sid // or be applied later
@@ -87,29 +94,22 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 					return nil, err
 				}
 				continue
-			case err != nil: // another contender changed the lock first
-				index = 0
-				if conflicts++; conflicts > 3 && !hold.Sleep(ctx, sem.s.clock, b.NextBackOff()) {
-					return nil, waitErr("wait", ctx, err)
-				}
-				continue
-			case out == hold.Acquired && !hold.Fresh(sem.s.clock, sent, sem.s.cfg.DemoteAfter):
-				// Answered past its deadline: it proves nothing; join again
-				// (our session is in the holders, so the next join is a
-				// CAS dated afresh).
+			case hold.StepStale:
+				// Our session is in the holders, so the next join is a CAS
+				// dated afresh.
 				queued = sid
 				index = 0
 				continue
-			case out == hold.Acquired:
+			case hold.StepHold:
 				b.Reset()
 				queued = ""
 				return sem.held(sid, token, sent, leave)
-			default:
-				conflicts = 0
-			case out == hold.SessionGone:
+			case hold.StepNewSession:
 				sem.s.forget(sid)
 				index = 0
 				continue
+			default:
+				conflicts = 0
 			}
 		}
 		if try {

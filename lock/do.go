@@ -15,6 +15,9 @@ import (
 // unlocks and propagates. HeldFromContext(ctx) in f gives the held lock
 // (its Session, for a check-session guard).
 func (s *Session) Do(ctx context.Context, key string, f func(ctx context.Context, token uint64) error) (err error) {
+	if f == nil {
+		return bad("Do %q: nil function", key)
+	}
 	m, err := s.Mutex(key)
 	if err != nil {
 		return err

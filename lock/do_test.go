@@ -95,6 +95,9 @@ func TestConfigValidation(t *testing.T) {
 	if _, err := s.Semaphore("p", 0); !errors.Is(err, consulelect.ErrInvalidConfig) || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("Semaphore limit 0: %v", err)
 	}
+	if err := s.Do(ctxFor(t, time.Second), "do/nil", nil); !errors.Is(err, consulelect.ErrInvalidConfig) {
+		t.Errorf("Do with a nil function: %v, want ErrInvalidConfig", err) // it used to panic
+	}
 	if _, err := lock.NewSession(nil, lock.Config{}); !errors.Is(err, consulelect.ErrInvalidConfig) {
 		t.Errorf("nil client: %v", err)
 	}

@@ -67,12 +67,12 @@ func ExampleSession_Do() {
 func ExampleSemaphore() {
 	ctx := context.Background()
 	client, _ := api.NewClient(api.DefaultConfig())
-	a, _ := lock.NewSession(client, lock.Config{Identity: "a"})
-	defer a.Close(ctx)
-	b, _ := lock.NewSession(client, lock.Config{Identity: "b"})
+	s, _ := lock.NewSession(client, lock.Config{Identity: "a"}) // this process's Session
+	defer s.Close(ctx)
+	b, _ := lock.NewSession(client, lock.Config{Identity: "b"}) // another process's
 	defer b.Close(ctx)
 	// readme:begin lock-semaphore
-	sem, err := a.Semaphore("reports/workers", 1) // interoperates with `consul lock -n 1 reports/workers`
+	sem, err := s.Semaphore("reports/workers", 1) // interoperates with `consul lock -n 1 reports/workers`
 	if err != nil {
 		log.Fatal(err)
 	}

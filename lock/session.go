@@ -148,6 +148,13 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	id, err := hold.CreateSession(ctx, s.client, s.hb, hold.SessionSpec{
 		Name: "consulelect lock " + s.cfg.Identity, LockDelay: s.cfg.LockDelay, SessionTTL: s.cfg.SessionTTL,
 		Datacenter: s.cfg.Datacenter, Timeout: s.cfg.RequestTimeout,
+		// The check's registration failing (Consul down, a token the
+		// agent refuses) is this wait's error too: a permanent one ends
+		// it at once, a transient one is the error the wait ends with.
+		CheckFailed: func(err error) bool {
+			last = err
+			return !isPermanent(err)
+		},
 	}, func(err error) bool {
 		if why := hold.OtherDatacenter(s.cfg.Datacenter, err); why != nil {
 			err = fmt.Errorf("%w: %w", consulelect.ErrPermanent, why)

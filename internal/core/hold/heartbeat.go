@@ -33,6 +33,8 @@ type Heartbeat struct {
 
 	mu        sync.Mutex
 	healthyCh chan struct{} // closed while the check is known registered and passing
+	failErr   error         // why the latest registration failed; nil once one succeeded
+	failCh    chan struct{} // closed at the next failed registration (then replaced)
 	suspectCh chan struct{} // a nudge to register again (buffered 1)
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the beat and renew loops ended
@@ -66,7 +68,7 @@ type HeartbeatConfig struct {
 // runs it.
 func NewHeartbeat(cfg HeartbeatConfig) *Heartbeat {
 	h := &Heartbeat{HeartbeatConfig: cfg, checkID: cfg.ServiceID + ":lease",
-		healthyCh: make(chan struct{}), suspectCh: make(chan struct{}, 1),
+		healthyCh: make(chan struct{}), failCh: make(chan struct{}), suspectCh: make(chan struct{}, 1),
 		sessions: map[string]*renewal{}, renewNow: make(chan struct{}, 1)}
 	return h
 }
@@ -132,6 +134,7 @@ func (h *Heartbeat) beat(ctx context.Context) time.Duration {
 			return wait
 		}
 		err = fmt.Errorf("register service check: %w", err)
+		h.setFailed(err)
 		h.Note(err)
 		if h.IsPermanent(err) {
 			h.Log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", h.PermanentRetry)
@@ -168,6 +171,7 @@ func (h *Heartbeat) setHealthy(ok bool) {
 	defer h.mu.Unlock()
 	switch was := isClosed(h.healthyCh); {
 	case ok && !was:
+		h.failErr = nil
 		close(h.healthyCh)
 	case !ok && was:
 		h.healthyCh = make(chan struct{})
@@ -183,17 +187,40 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-// WaitHealthy waits until the check is registered and passing, or ctx ends.
-func (h *Heartbeat) WaitHealthy(ctx context.Context) error {
-	h.mu.Lock()
-	ch := h.healthyCh
-	h.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// WaitHealthy waits until the check is registered and passing, or ctx
+// ends. If failed is set, it is told of each registration that failed
+// meanwhile (the latest one before the call too); when it returns false,
+// WaitHealthy gives up with that error.
+func (h *Heartbeat) WaitHealthy(ctx context.Context, failed func(error) bool) error {
+	var told error
+	for {
+		h.mu.Lock()
+		ok, fail, next := h.healthyCh, h.failErr, h.failCh
+		h.mu.Unlock()
+		if failed != nil && fail != nil && fail != told && !isClosed(ok) {
+			told = fail
+			if !failed(fail) {
+				return fail
+			}
+			continue
+		}
+		select {
+		case <-ok:
+			return nil
+		case <-next:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+}
+
+// setFailed records a failed registration (by the heartbeat's goroutine).
+func (h *Heartbeat) setFailed(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failErr = err
+	close(h.failCh)
+	h.failCh = make(chan struct{})
 }
 
 // Suspect asks the heartbeat to verify its check by registering it again

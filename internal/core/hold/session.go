@@ -17,6 +17,11 @@ type SessionSpec struct {
 	SessionTTL time.Duration // 0 or negative: none
 	Datacenter string
 	Timeout    time.Duration // per request
+	// CheckFailed, if set, is told of each failed registration of the
+	// heartbeat's check while the session waits for it; returning false
+	// gives up (a permanent error, or a caller that wants it reported).
+	// Nil waits for the check, however long.
+	CheckFailed func(error) bool
 }
 
 // CreateSession creates the session once hb's check is healthy, retrying
@@ -36,7 +41,7 @@ func CreateSession(ctx context.Context, client *api.Client, hb *Heartbeat, spec 
 		se.TTL = spec.SessionTTL.String()
 	}
 	for {
-		if err := hb.WaitHealthy(ctx); err != nil {
+		if err := hb.WaitHealthy(ctx, spec.CheckFailed); err != nil {
 			return "", err
 		}
 		rctx, cancel := context.WithTimeout(ctx, spec.Timeout)

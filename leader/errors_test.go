@@ -3,11 +3,14 @@ package leader_test
 import (
 	"errors"
 	"net/http"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/consulelect/consulelect"
 	"github.com/consulelect/consulelect/internal/harness/consultest"
@@ -20,8 +23,17 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 	srv := consultest.DevServer(t, consultest.Options{})
 	client := srv.Client(t)
 	srv.Kill(t)
-	e := startElector(t, client, cfgFor("svc/transient", "patient"))
+	warns := &lineCounter{}
+	e := startElector(t, client, cfgFor("svc/transient", "patient"), leader.WithLogger(hclog.New(&hclog.LoggerOptions{
+		Level: hclog.Warn, Output: warns})))
 	waitFor(t, 5*time.Second, "an error in status", func() bool { return e.Status().LastError != nil })
+	// The check's registration fails every CheckTTL/3 (400ms); it is
+	// logged at Warn once, then at Debug (and at Warn every 30s), not
+	// once per try.
+	time.Sleep(3 * time.Second)
+	if n := warns.count(); n > 3 {
+		t.Errorf("%d warnings in 3s with Consul down, want at most 3:\n%s", n, warns.text())
+	}
 	if err := e.Status().LastError; leader.IsPermanent(err) {
 		t.Fatalf("connection refused classed permanent: %v", err)
 	}
@@ -100,4 +112,29 @@ type countingTransport struct {
 func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.n.Add(1)
 	return c.next.RoundTrip(r)
+}
+
+// lineCounter is a log output that counts its lines.
+type lineCounter struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, string(p))
+	return len(p), nil
+}
+
+func (c *lineCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+func (c *lineCounter) text() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "")
 }

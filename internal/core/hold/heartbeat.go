@@ -39,6 +39,11 @@ type Heartbeat struct {
 	cancel    context.CancelFunc
 	done      chan struct{} // closed when the beat and renew loops ended
 
+	// Owned by the heartbeat's goroutine: the failed registrations in a
+	// row and when the last of them was logged at Warn.
+	failures int
+	warned   time.Time
+
 	sessMu   sync.Mutex
 	sessions map[string]*renewal // to renew (SessionTTL)
 	renewNow chan struct{}       // a session stopped waiting: renew it (buffered 1)
@@ -124,6 +129,10 @@ func (h *Heartbeat) beat(ctx context.Context) time.Duration {
 	if !h.isHealthy() {
 		err := h.register(ctx)
 		if err == nil {
+			if h.failures > 0 {
+				h.Log.Info("service check registered again", "service_id", h.ServiceID, "failures", h.failures)
+			}
+			h.failures = 0
 			h.setHealthy(true)
 			if h.Registered != nil {
 				h.Registered()
@@ -140,7 +149,7 @@ func (h *Heartbeat) beat(ctx context.Context) time.Duration {
 			h.Log.Error("permanent consul error; retrying slowly", "error", err, "retry_in", h.PermanentRetry)
 			return h.PermanentRetry
 		}
-		h.Log.Warn("consul error; retrying", "error", err, "service_id", h.ServiceID)
+		h.logFailure(err)
 		return wait
 	}
 	if err := h.pass(ctx); err != nil && ctx.Err() == nil {
@@ -154,6 +163,25 @@ func (h *Heartbeat) beat(ctx context.Context) time.Duration {
 		return 0
 	}
 	return wait
+}
+
+// warnEvery is how often a registration that keeps failing is logged at
+// Warn; the failures between are logged at Debug (they come every
+// CheckTTL/3: a Warn each would flood the logs of a service whose agent
+// is down).
+const warnEvery = 30 * time.Second
+
+// logFailure logs a failed registration: at Warn the first of a run and
+// one every warnEvery, with how many failed so far.
+func (h *Heartbeat) logFailure(err error) {
+	h.failures++
+	now := h.Clock.Now()
+	if h.failures == 1 || now.Sub(h.warned) >= warnEvery {
+		h.warned = now
+		h.Log.Warn("consul error; retrying", "error", err, "service_id", h.ServiceID, "failures", h.failures)
+		return
+	}
+	h.Log.Debug("consul error; retrying", "error", err, "service_id", h.ServiceID, "failures", h.failures)
 }
 
 // Healthy reports whether the check is known registered and passing.

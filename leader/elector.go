@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/consul/api"
@@ -210,7 +211,9 @@ func (e *Elector) begin(parent context.Context) (*runState, error) {
 // Stop stops the elector, started with Start or Run: it cancels the term,
 // waits for leader work, releases the key before destroying the session
 // (so a successor leads at once, without lock-delay) and deregisters the
-// check. All of it is bounded by ctx: if leader work is still running when
+// check. All of it is bounded by ctx (the last two steps get at most
+// 250ms each once ctx has ended, so a hung agent delays Stop by at most
+// 500ms past ctx): if leader work is still running when
 // ctx ends, the key is not released (a successor waits for Consul's
 // lock-delay) and Stop returns ErrLeaderWorkRunning; the elector cannot be
 // started again until that work has returned. It returns ErrNotRunning if
@@ -355,16 +358,37 @@ func (e *Elector) destroyWithRetry(ctx context.Context, session string, r *retri
 	}
 }
 
+// stopGrace is what a cleanup step that needs the agent (destroying the
+// session, deregistering the check) gets once Stop's ctx has ended:
+// enough for a healthy local agent (a few milliseconds), little enough
+// that a hung one delays Stop by at most two of them.
+const stopGrace = 250 * time.Millisecond
+
 // bestEffort bounds a cleanup step that must run even when the stop
 // context has already ended (destroying the session, deregistering the
-// check): one RequestTimeout.
+// check): stopGrace past Stop's ctx, or one RequestTimeout when the
+// campaign ended without Stop (Run's ctx). Skipping such a step is safe:
+// the heartbeat has stopped, so the check goes critical within CheckTTL
+// (and the session's TTL lapses), and Consul invalidates the session,
+// which frees the key after its lock-delay.
 func (e *Elector) bestEffort(ctx context.Context) (context.Context, context.CancelFunc) {
 	cctx, cancel := e.cleanupContext(ctx)
 	if cctx.Err() == nil {
 		return cctx, cancel
 	}
 	cancel()
-	return context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RequestTimeout)
+	grace := e.cfg.RequestTimeout
+	if e.stopping() {
+		grace = min(grace, stopGrace)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), grace)
+}
+
+// stopping reports whether Stop was called (its ctx bounds the cleanup).
+func (e *Elector) stopping() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stopCtx != nil
 }
 
 // newHeartbeat returns the heartbeat for a check with cfg's timings.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/consulelect/consulelect/internal/harness/consultest"
 	"github.com/consulelect/consulelect/leader"
+	"github.com/hashicorp/consul/api"
 )
 
 // A graceful stop cancels the term, waits for leader work to return, and
@@ -159,4 +160,48 @@ func TestResignAndFailingWork(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "e1 to lead once more", e1.IsLeader)
 	led.checkNoOverlap(t)
+}
+
+// Stop is bounded by its ctx even when the local agent hangs: the
+// cleanup steps that need the agent (destroying the session, deregistering
+// the check) get no time beyond ctx (they used to get a RequestTimeout
+// each, about 10s more). The key is freed all the same: the check, no
+// longer passed, goes critical and Consul invalidates the session; a
+// successor leads after the lock-delay.
+func TestStopWithHungAgentIsBoundedByCtx(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	p := consultest.NewProxy(t, srv.HTTPAddr)
+	hung, err := api.NewClient(p.Config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "svc/stop-hung"
+	e1, err := leader.New(hung, cfgFor(key, "e1"), leader.WithLogger(testLogger(t, "e1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "e1 to lead", e1.IsLeader)
+	e2 := startElector(t, client, cfgFor(key, "e2"))
+	waitFor(t, 5*time.Second, "e2 to follow", func() bool { return e2.Status().Leader != nil })
+	p.Freeze() // e1's agent answers nothing from now on
+	const bound = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	start := time.Now()
+	err = e1.Stop(ctx)
+	took := time.Since(start)
+	t.Logf("Stop with a hung agent: %v after %v", err, took)
+	if took > bound+2*250*time.Millisecond+200*time.Millisecond { // two cleanup steps of stopGrace
+		t.Errorf("Stop returned %v after it was called, its ctx ended after %v", took, bound)
+	}
+	if e1.IsLeader() {
+		t.Error("e1 still leads after Stop")
+	}
+	waitFor(t, 20*time.Second, "e2 to lead once e1's session is invalidated", e2.IsLeader)
+	t.Logf("e2 leads %v after the stop began", time.Since(start))
+	p.Unfreeze()
 }

@@ -5,6 +5,9 @@ CACHE := $(CURDIR)/.cache
 CONSUL := $(CACHE)/bin/consul
 # Tests find the binary here (or through CONSUL_BIN / PATH).
 export CONSUL_BIN ?= $(CONSUL)
+# The project's own test run never skips a real-agent test for want of a
+# binary (a plain `go test ./...` without one skips them, saying so).
+export CONSULELECT_REQUIRE_CONSUL := 1
 TEST_TIMEOUT ?= 14m
 
 .PHONY: all consul test vet demo demo-strategies shop chaos chaos-long bench clean

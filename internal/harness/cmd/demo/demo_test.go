@@ -24,6 +24,7 @@ func TestMain(m *testing.M) {
 // tells the story: a leader, a graceful handoff, a crash failover, and
 // every process stopped.
 func TestDemoRunsTwice(t *testing.T) {
+	consultest.Binary(t) // skips without a binary, unless the run requires one
 	bin := filepath.Join(t.TempDir(), "example-service")
 	// example-service is a module of its own: build it in its directory.
 	if out, err := exec.Command("go", "build", "-C", "../../../../example-service", "-o", bin, ".").CombinedOutput(); err != nil {

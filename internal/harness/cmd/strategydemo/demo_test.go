@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 // handoffs with a gap in milliseconds, a crash failover, the rebalances
 // with the keys moved, everything stopped, and no overlapping terms.
 func TestDemoTellsTheStory(t *testing.T) {
+	consultest.Binary(t) // skips without a binary, unless the run requires one
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -8,7 +8,8 @@
 //	consulelect watch KEY             one line per change
 //	consulelect resign KEY            ask the leader to hand over to anyone else
 //	consulelect handoff KEY -to ID    ask the leader to hand over to ID
-//	consulelect run KEY -- CMD ARGS   run CMD while leading KEY
+//	consulelect run KEY -- CMD ARGS   run CMD while leading KEY (again after a handoff)
+//	consulelect version               the version of this binary
 //
 // Consul is reached as the api package does: CONSUL_HTTP_ADDR,
 // CONSUL_HTTP_TOKEN, CONSUL_HTTP_SSL, CONSUL_CACERT and the other
@@ -21,7 +22,8 @@
 // consulelect failed before the command ran, 126 and 127 when the
 // command could not be executed or found.
 //
-// Install with go install github.com/consulelect/consulelect/cmd/consulelect@latest.
+// Install from a checkout of the repository with
+// go install ./cmd/consulelect (or go build -o DIR ./cmd/consulelect).
 package main
 
 import (
@@ -31,6 +33,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/hashicorp/consul/api"
@@ -66,7 +69,8 @@ commands:
   watch KEY             print one line per change of KEY's leader, until interrupted
   resign KEY            ask KEY's leader to hand leadership to the best other candidate
   handoff KEY -to ID    ask KEY's leader to hand leadership to candidate ID
-  run KEY -- CMD ARGS   campaign for KEY and run CMD while leading (or -lock: once, under the lock)
+  run KEY -- CMD ARGS   campaign for KEY and run CMD in each term (or -lock: once, under the lock)
+  version               print the version of this binary
 
 Consul is reached with CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN and the other CONSUL_* variables.
 Run "consulelect <command> -h" for a command's flags.
@@ -92,6 +96,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if args[0] == "run" {
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	}
+	if args[0] == "version" {
+		fmt.Fprintln(stdout, "consulelect", version())
+		return exitOK
 	}
 	f, ok := cmds[args[0]]
 	if !ok {
@@ -125,4 +133,20 @@ func newClient() (*api.Client, error) {
 		return nil, fmt.Errorf("consul client: %w", err)
 	}
 	return c, nil
+}
+
+// version is the module version this binary was built from ("(devel)"
+// from a checkout), with the VCS revision when the build recorded one.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, st := range bi.Settings {
+		if st.Key == "vcs.revision" && len(st.Value) >= 12 {
+			v += " " + st.Value[:12]
+		}
+	}
+	return v
 }

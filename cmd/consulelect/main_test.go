@@ -329,3 +329,90 @@ func TestRunLock(t *testing.T) {
 		t.Errorf("a missing command: exit %d, want %d", code, exitNotFound)
 	}
 }
+
+// After a handoff the old leader's run stops its command and campaigns
+// again, so the pool of candidates does not shrink with every handoff; it
+// runs the command again when leadership comes back.
+func TestRunCampaignsAgainAfterHandOff(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	const key = "cli/run-handoff"
+	p1 := startRun(t, srv, "-id", "one", key, "--", "sleep", "60")
+	consultest.WaitFor(t, 10*time.Second, "one to lead", func() bool { return strings.Contains(p1.out.String(), "leading") })
+	p2 := startRun(t, srv, "-id", "two", key, "--", "sleep", "60")
+	consultest.WaitFor(t, 10*time.Second, "two in the line", func() bool {
+		out, _, _ := cli(t, srv, "status", key)
+		return strings.Contains(out, "live candidates (2)")
+	})
+	if out, errOut, code := cli(t, srv, "handoff", key, "-to", "two"); code != exitOK {
+		t.Fatalf("handoff -to two: exit %d, %s%s", code, out, errOut)
+	}
+	consultest.WaitFor(t, 10*time.Second, "two to lead", func() bool { return strings.Contains(p2.out.String(), "leading") })
+	consultest.WaitFor(t, 5*time.Second, "one to campaign again", func() bool {
+		return strings.Contains(p1.out.String(), "campaigning again")
+	})
+	select {
+	case <-p1.done:
+		t.Fatalf("one's run exited %d after the handoff:\n%s", p1.code, p1.out.String())
+	default:
+	}
+	if out, errOut, code := cli(t, srv, "handoff", key, "-to", "one"); code != exitOK {
+		t.Fatalf("handoff -to one: exit %d, %s%s", code, out, errOut)
+	}
+	consultest.WaitFor(t, 10*time.Second, "one to lead again", func() bool {
+		return strings.Count(p1.out.String(), "leading") == 2
+	})
+	for _, p := range []*runProc{p1, p2} {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		p.wait(t, 20*time.Second)
+	}
+}
+
+// Mistakes a user makes are refused with a hint: a command given without
+// "--", and a negative priority (it would never lead, so run would wait
+// forever in silence). version prints the binary's version.
+func TestRunRefusesWhatCannotWork(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	if _, errOut, code := cli(t, srv, "run", "k", "echo", "hi"); code != exitUsage || !strings.Contains(errOut, "put the command after --") {
+		t.Errorf("run k echo hi: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := cli(t, srv, "run", "-priority", "-1", "k", "--", "true"); code != exitUsage || !strings.Contains(errOut, "never leads") {
+		t.Errorf("run -priority -1: exit %d, %s", code, errOut)
+	}
+	if out, _, code := cli(t, srv, "version"); code != exitOK || !strings.HasPrefix(out, "consulelect ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+}
+
+// run -lock -n N holds one of N slots of the semaphore on a prefix, as
+// consul lock -n does: three runs with -n 2 overlap two at a time, never
+// three.
+func TestRunSemaphore(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	log := filepath.Join(t.TempDir(), "log")
+	script := `echo start >> ` + log + `; sleep 1; echo end >> ` + log
+	var ps []*runProc
+	for _, id := range []string{"a", "b", "c"} {
+		ps = append(ps, startRun(t, srv, "-id", id, "-lock", "-n", "2", "cli/sem", "--", "sh", "-c", script))
+	}
+	for _, p := range ps {
+		if code := p.wait(t, 30*time.Second); code != 0 {
+			t.Errorf("run exited %d:\n%s", code, p.out.String())
+		}
+	}
+	b, _ := os.ReadFile(log)
+	in, most := 0, 0
+	for _, l := range strings.Fields(string(b)) {
+		if l == "start" {
+			in++
+		} else {
+			in--
+		}
+		most = max(most, in)
+	}
+	if most != 2 || strings.Count(string(b), "end") != 3 {
+		t.Errorf("at most %d commands at once (want 2, the limit), log:\n%s", most, b)
+	}
+	if _, errOut, code := cli(t, srv, "run", "-n", "2", "cli/sem", "--", "true"); code != exitUsage || !strings.Contains(errOut, "-lock") {
+		t.Errorf("-n without -lock: exit %d, %s", code, errOut)
+	}
+}

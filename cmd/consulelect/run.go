@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,7 +30,7 @@ const lossGrace = 250 * time.Millisecond
 // runOpts are run's flags.
 type runOpts struct {
 	identity, version string
-	priority          int
+	priority, limit   int
 	grace             time.Duration
 	lockMode, quiet   bool
 }
@@ -56,16 +57,27 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.version, "version", "", "Config.Version (semver), shown to other candidates")
 	fs.DurationVar(&o.grace, "grace", 5*time.Second, "after SIGTERM, how long the command may take to exit before SIGKILL, on a graceful stop (after a loss: 250ms)")
 	fs.BoolVar(&o.lockMode, "lock", false, "run the command once under the lock on KEY (package lock) instead of campaigning")
+	fs.IntVar(&o.limit, "n", 0, "with -lock: run the command holding one of n slots of the semaphore on KEY, a prefix (as consul lock -n)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print nothing but errors")
-	key, err := parse(fs, args, stderr, "run [-id ID] [-priority N] [-grace D] [-lock] KEY -- CMD ARGS...")
+	key, err := parse(fs, args, stderr, "run [-id ID] [-priority N] [-grace D] [-lock [-n N]] KEY -- CMD ARGS...")
+	var usage usageError
 	switch {
 	case errors.Is(err, errHelp):
 		return exitOK
+	case errors.As(err, &usage) && strings.HasPrefix(usage.msg, "unexpected argument") && len(cmdArgs) == 0:
+		fmt.Fprintf(stderr, "consulelect run: %v: put the command after --: consulelect run KEY -- CMD ARGS...\n", err)
+		return exitUsage
 	case err != nil:
 		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
 		return exitUsage
 	case len(cmdArgs) == 0:
 		fmt.Fprintln(stderr, "consulelect run: the command is missing: consulelect run KEY -- CMD ARGS...")
+		return exitUsage
+	case o.limit != 0 && (!o.lockMode || o.limit < 0):
+		fmt.Fprintf(stderr, "consulelect run: -n %d: a semaphore's limit is a positive number, with -lock\n", o.limit)
+		return exitUsage
+	case o.priority < 0 && !o.lockMode:
+		fmt.Fprintf(stderr, "consulelect run: -priority %d: a negative priority never leads, so the command would never run\n", o.priority)
 		return exitUsage
 	}
 	client, err := newClient()
@@ -120,25 +132,35 @@ func supervise(ctx context.Context, c *child, grace time.Duration, fwd <-chan os
 	}
 }
 
-// runElected campaigns for key and runs the command for the first term.
+// runElected campaigns for key and runs the command in each term until
+// the command exits by itself, leadership is lost, or run is stopped. A
+// term handed to another candidate (handoff) or resigned stops the
+// command, and run campaigns again: it stays a candidate.
 func runElected(client *api.Client, key string, args []string, o runOpts, sigs <-chan os.Signal, stdout, stderr io.Writer,
 	say func(string, ...any)) int {
 	done := make(chan ended, 1)
 	fwd := make(chan os.Signal, 4)
 	var e *leader.Elector
-	var ran atomic.Bool
+	var over atomic.Bool // run is ending: later terms run nothing
 	work := func(ctx context.Context, term *leader.Term) error {
-		if ran.Swap(true) { // the command runs for the first term only; run is ending
+		if over.Load() {
 			<-ctx.Done()
 			return nil
 		}
 		say("leading %s (token %d); running %s", key, term.Token(), args[0])
 		c, err := startChild(args, termEnv("leader", key, e.Config().Identity, term.Session(), term.Token()), stdout, stderr)
 		if err != nil {
+			over.Store(true)
 			done <- ended{startErr: err}
 			return nil
 		}
-		done <- supervise(ctx, c, o.grace, fwd)
+		r := supervise(ctx, c, o.grace, fwd)
+		if cause := context.Cause(ctx); ctx.Err() != nil && (errors.Is(cause, leader.ErrHandedOff) || errors.Is(cause, leader.ErrResigned)) {
+			say("%v: the command was stopped (status %d); campaigning again", cause, r.c.code())
+			return nil
+		}
+		over.Store(true)
+		done <- r
 		return nil
 	}
 	var err error
@@ -208,7 +230,7 @@ func runLocked(client *api.Client, key string, args []string, o runOpts, sigs <-
 		defer cancel()
 		_ = s.Close(ctx)
 	}()
-	m, err := s.Mutex(key)
+	acquire, err := acquirer(s, key, o.limit)
 	if err != nil {
 		fmt.Fprintf(stderr, "consulelect run: %v\n", err)
 		return exitRunFail
@@ -231,7 +253,7 @@ func runLocked(client *api.Client, key string, args []string, o runOpts, sigs <-
 		}
 	}()
 	say("waiting for the lock on %s", key)
-	h, err := m.Lock(ctx)
+	h, err := acquire(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 128 + int(stopSig.Load())
@@ -269,4 +291,21 @@ func report(r ended, say func(string, ...any)) int {
 	default:
 		return r.c.code()
 	}
+}
+
+// acquirer returns how run -lock takes KEY: the mutex, or with a limit one
+// slot of the semaphore on the prefix KEY.
+func acquirer(s *lock.Session, key string, limit int) (func(context.Context) (*lock.Held, error), error) {
+	if limit > 0 {
+		sem, err := s.Semaphore(key, limit)
+		if err != nil {
+			return nil, err
+		}
+		return sem.Acquire, nil
+	}
+	m, err := s.Mutex(key)
+	if err != nil {
+		return nil, err
+	}
+	return m.Lock, nil
 }

@@ -65,9 +65,13 @@ func TestLeastPrivilegeACLPolicy(t *testing.T) {
 	withNodes, _ := clientWithPolicy(t, srv, "consulelect-svc-nodes", strategyPolicy)
 	e4 := startElector(t, withNodes, cfgFor(key, "e4"))
 	e5 := startElector(t, withNodes, cfgFor(key, "e5"))
-	waitFor(t, 10*time.Second, "the line with the strategy policy", func() bool {
-		st := e4.Status()
-		return st.CandidatesError == nil && len(st.Candidates) >= 2
+	waitFor(t, 10*time.Second, "the line with the strategy policy, in e4's and e5's views", func() bool {
+		for _, e := range []*leader.Elector{e4, e5} {
+			if st := e.Status(); st.CandidatesError != nil || len(st.Candidates) < 2 {
+				return false
+			}
+		}
+		return true
 	})
 	if err := e2.HandOff(context.Background(), "e4"); !errors.Is(err, leader.ErrNoCandidate) {
 		t.Errorf("HandOff without node:read: %v, want ErrNoCandidate (it cannot see e4)", err)

@@ -92,6 +92,7 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			if p, next, err := e.getKey(ctx, index, d, false); err == nil {
 				index = next
 				if h, held := holderOf(p); held && p.Session != session {
+					delay.Taken() // the next release starts a new wait
 					e.state.setHolder(&h)
 					lastHolder = h.ServiceID
 					continue
@@ -131,9 +132,16 @@ func (e *Elector) campaign(ctx context.Context, session string, r *retrier, line
 			r.wait(ctx, "acquire", errSessionGone) // sessions that keep dying are retried with backoff
 			return 0
 		case hold.StepLockDelay:
-			d := delay.Next()
-			e.log.Debug("lock-delay in force; acquiring again", "retry_in", d)
-			if !sleep(ctx, e.clock, d) {
+			// Every candidate waits for the same lock-delay's end and
+			// wakes from a timer at about the same moment: keep our place
+			// in line after it by at least preferWait when not first (d,
+			// a few rankSteps, is within timer jitter under load).
+			wait := delay.Next()
+			if d > 0 {
+				wait += max(d, preferWait)
+			}
+			e.log.Debug("lock-delay in force; acquiring again", "retry_in", wait)
+			if !sleep(ctx, e.clock, wait) {
 				return 0
 			}
 			index = 0

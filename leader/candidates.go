@@ -143,8 +143,11 @@ func (c *candidates) loop(ctx context.Context) {
 		for _, en := range entries {
 			m := en.Service.Meta
 			p, _ := strconv.Atoi(m[metaPriority])
-			list = append(list, Candidate{ServiceID: en.Service.ID, Identity: m["consulelect_identity"],
-				Priority: p, Version: m[metaVersion]})
+			cand := Candidate{ServiceID: en.Service.ID, Identity: m["consulelect_identity"], Priority: p, Version: m[metaVersion]}
+			if ms, err := strconv.ParseInt(m[metaStarted], 10, 64); err == nil && ms > 0 {
+				cand.Since = time.UnixMilli(ms)
+			}
+			list = append(list, cand)
 		}
 		slices.SortFunc(list, func(a, b Candidate) int { return strings.Compare(a.ServiceID, b.ServiceID) })
 		c.set(list, nil)
@@ -157,12 +160,21 @@ func (c *candidates) set(list []Candidate, err error) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	history := c.list != nil // a list before this one, to tell who (re)appeared
 	for i := range list {
+		reported := list[i].Since
 		list[i].Since = now
+		found := false
 		for _, old := range c.list {
 			if old.ServiceID == list[i].ServiceID {
-				list[i].Since = old.Since
+				list[i].Since, found = old.Since, true
 			}
+		}
+		// On a first list, how long each candidate has been live is what
+		// it reports; later, one that (re)appears is live from now (a
+		// candidate back from a partition counts as new, as before).
+		if !found && !history && !reported.IsZero() && reported.Before(now) {
+			list[i].Since = reported
 		}
 	}
 	c.list, c.err = list, err
@@ -209,9 +221,18 @@ func (e *Elector) self() Candidate {
 // delay is how long this elector waits before it tries a freed key that
 // lastHolder held and handed to handTo ("" for none): 0 for the one the
 // key was handed to; else its place in line among the live candidates
-// other than lastHolder (best-ranked first, then by service ID) times
-// rankStep, plus preferWait when the key was handed to another live
-// candidate or a better-ranked one is live. 0 when the line is unknown.
+// other than lastHolder times rankStep, plus preferWait when the key was
+// handed to another live candidate or one ahead of it in line ranks
+// better. 0 when the line is unknown.
+//
+// The line puts the candidates live for StabilityWindow (as this elector
+// has seen them) before the younger ones, each part best-ranked first,
+// then by service ID: a better-ranked replica that has just (re)started
+// does not take a freed key from a settled one, so a preferred replica
+// that crash-loops cannot pull every freed key to itself (it takes the
+// key, as before, by a graceful handoff once it has been live for the
+// window, and a term lasts YieldInterval at least). When every candidate
+// is young (a fresh start), ranks alone decide, as before.
 func (c *candidates) delay(lastHolder, handTo string) time.Duration {
 	if c == nil {
 		return 0
@@ -225,20 +246,42 @@ func (c *candidates) delay(lastHolder, handTo string) time.Duration {
 	handedToLive := false
 	for _, o := range list {
 		handedToLive = handedToLive || (o.ServiceID == handTo && handTo != lastHolder)
-		if o.ServiceID != self.ServiceID && o.ServiceID != lastHolder && o.Priority >= 0 {
+		switch {
+		case o.ServiceID == self.ServiceID:
+			line[0].Since = o.Since // when the others may have seen us start, about
+		case o.ServiceID != lastHolder && o.Priority >= 0:
 			line = append(line, o)
 		}
 	}
 	if handTo == self.ServiceID {
 		return 0
 	}
-	c.order(line)
+	c.orderSettledFirst(line, c.clock.Now())
 	pos := slices.IndexFunc(line, func(o Candidate) bool { return o.ServiceID == self.ServiceID })
 	d := time.Duration(pos) * rankStep
-	if handedToLive || c.rank.compare(line[0], self) < 0 {
+	if handedToLive || (pos > 0 && c.rank.compare(line[0], self) < 0) {
 		d += preferWait
 	}
 	return d
+}
+
+// orderSettledFirst sorts a freed key's line: the candidates live for
+// StabilityWindow at now first (a zero Since counts as settled), then the
+// younger ones, each part in order.
+func (c *candidates) orderSettledFirst(line []Candidate, now time.Time) {
+	young := func(o Candidate) bool { return !o.Since.IsZero() && now.Sub(o.Since) < c.cfg.StabilityWindow }
+	slices.SortFunc(line, func(a, b Candidate) int {
+		if ya, yb := young(a), young(b); ya != yb {
+			if ya {
+				return 1
+			}
+			return -1
+		}
+		if r := c.rank.compare(a, b); r != 0 {
+			return r
+		}
+		return strings.Compare(a.ServiceID, b.ServiceID)
+	})
 }
 
 // order sorts candidates into the line: best-ranked first, then by

@@ -52,8 +52,9 @@ type runState struct {
 // Option configures an Elector.
 type Option func(*Elector)
 
-// WithLogger sets the logger (default, and for nil: none). Transitions are
-// logged once with the keys key, identity, session, token and reason.
+// WithLogger sets the logger (default, and for nil: none); for a
+// *slog.Logger, pass consulelect.FromSlog(l). Transitions are logged once
+// with the keys key, identity, session, token and reason.
 func WithLogger(l hclog.Logger) Option {
 	return func(e *Elector) {
 		if l != nil {
@@ -323,7 +324,8 @@ func (e *Elector) heartbeat(ctx context.Context) *hold.Heartbeat {
 	}
 	hb := newHeartbeat(e.client, e.cfg, e.serviceID,
 		map[string]string{"consulelect_key": e.cfg.Key, "consulelect_identity": e.cfg.Identity,
-			metaPriority: strconv.Itoa(e.cfg.Priority), metaVersion: e.cfg.Version},
+			metaPriority: strconv.Itoa(e.cfg.Priority), metaVersion: e.cfg.Version,
+			metaStarted: strconv.FormatInt(e.clock.Now().UnixMilli(), 10)},
 		e.clock, e.log, e.noteError)
 	hb.Registered = e.adv.nudge // an agent that lost the check lost the advertised service too
 	// Not Run's ctx: the check must keep passing while a stopping leader

@@ -50,7 +50,11 @@ type Candidate struct {
 	// Config.Version.
 	Priority int
 	Version  string
-	// Since is when this elector first saw the candidate live.
+	// Since is when the candidate has been live since, as this elector
+	// knows it: when it started campaigning, as it reports in the
+	// catalog, for the candidates in the first list this elector read;
+	// when this elector first saw it live for those that appeared (or came
+	// back) later.
 	Since time.Time
 }
 
@@ -59,6 +63,12 @@ type Candidate struct {
 const (
 	metaPriority = "consulelect_priority"
 	metaVersion  = "consulelect_version"
+	// metaStarted is when the candidate started campaigning (Unix
+	// milliseconds): every elector then agrees on how long a candidate
+	// has been live, which a freed key's line depends on (a newcomer
+	// would otherwise see everyone as new). Clocks that disagree only
+	// reorder attempts, never let two hold the key.
+	metaStarted = "consulelect_started"
 )
 
 // Causes of a handoff, as reported to Metrics.HandedOff and in the new

@@ -276,3 +276,58 @@ func TestRollingUpgradeOldestVersionLeads(t *testing.T) {
 	}
 	l.checkNoOverlap(t)
 }
+
+// A preferred replica that crash-loops does not pull every freed key to
+// itself: when the leader (priority 3) crashes and restarts at once, the
+// freed key goes to the settled priority-1 replica, not to the restarted
+// one, which is younger than its StabilityWindow; the restarted replica
+// leads again by a graceful handoff once it has been live for the window.
+// It used to take the key at once, after every crash, so a replica that
+// crashed every few seconds kept the others from ever leading.
+func TestCrashLoopingPreferredReplicaDoesNotTakeFreedKeys(t *testing.T) {
+	srv := consultest.DevServer(t, consultest.Options{})
+	client := srv.Client(t)
+	const key = "svc/crash-loop"
+	const window = 8 * time.Second // longer than a crash failover (about 4s)
+	cfg := func(id string, priority int) leader.Config {
+		return leader.Config{Key: key, Identity: id, Priority: priority, StabilityWindow: window, YieldInterval: time.Second}
+	}
+	l := newLedger()
+	proxy := consultest.NewProxy(t, srv.HTTPAddr)
+	crashing, err := api.NewClient(proxy.Config(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := map[string]*leader.Elector{}
+	es["p3"] = startElector(t, crashing, cfg("p3", 3), leader.WithLeaderFunc(l.work("p3")))
+	waitLeaderNamed(t, 10*time.Second, "p3", es)
+	es["p1"] = startElector(t, client, cfg("p1", 1), leader.WithLeaderFunc(l.work("p1")))
+	time.Sleep(window + time.Second) // p1 is settled
+	if !es["p3"].IsLeader() {
+		t.Fatal("p3, the better-ranked, no longer leads")
+	}
+
+	proxy.Freeze() // p3 crashes (for Consul) ...
+	crash := time.Now()
+	es["p3-restarted"] = startElector(t, client, cfg("p3-restarted", 3), leader.WithLeaderFunc(l.work("p3-restarted")))
+	delete(es, "p3") // ... and is back at once, as a new process
+	waitFor(t, 15*time.Second, "a leader after the crash", func() bool {
+		return es["p1"].IsLeader() || es["p3-restarted"].IsLeader()
+	})
+	if !es["p1"].IsLeader() {
+		t.Fatalf("the restarted replica took the freed key %v after the crash, before its StabilityWindow", time.Since(crash))
+	}
+	t.Logf("p1 leads %v after p3's crash", time.Since(crash))
+	waitLeaderNamed(t, 2*window, "p3-restarted", es)
+	since := time.Since(crash)
+	t.Logf("p3-restarted leads %v after its start, by handoff", since)
+	if since < window {
+		t.Errorf("p3-restarted led %v after its start, before its StabilityWindow (%v)", since, window)
+	}
+	ended := l.waitEnded(t, 2)
+	if last := ended[len(ended)-1]; last.who != "p1" || !errors.Is(last.reason, leader.ErrHandedOff) {
+		t.Errorf("p1's term ended with %v (%s), want a handoff", last.reason, last.who)
+	}
+	proxy.Unfreeze()
+	l.checkNoOverlap(t)
+}

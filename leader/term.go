@@ -58,7 +58,12 @@ func (t *Term) Token() uint64 { return t.token }
 // Started is when the acquire was confirmed.
 func (t *Term) Started() time.Time { return t.started }
 
-// Context is cancelled when the term ends; context.Cause gives the reason.
+// Context is cancelled when the term ends; context.Cause gives the reason
+// as known at that moment: for a loss, consulelect.ErrLockLost (or
+// consulelect.ErrConsulUnreachable), since the loss is acted on before
+// Consul is asked how it happened. Reason gives the refined reason
+// (consulelect.ErrSessionInvalidated, ...) once known; both match
+// consulelect.ErrLockLost.
 func (t *Term) Context() context.Context {
 	if t.ctx == nil { // a zero Term never ends
 		return context.Background()

@@ -8,7 +8,8 @@
 //	)
 //
 // The module consumes the app's *api.Client, a Config, and optionally an
-// hclog.Logger and a leader.Metrics; it does not provide what it does not
+// hclog.Logger (consulelect.FromSlog adapts a *slog.Logger) and a
+// leader.Metrics; it does not provide what it does not
 // own. It provides the *leader.Elector and its leader.Handlers. Any module
 // can contribute hooks (AsHook, Hook) and leader-only workers (AsWorker,
 // Worker) through value groups. An app can hold several elections, each

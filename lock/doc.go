@@ -24,7 +24,11 @@
 // fencing token covers that), or anything for clients of other libraries
 // that share a key: api.Lock and `consul lock` exclude us and we them,
 // but they do not stop on their own while their agent hangs, and
-// api.Semaphore clients prune a holder the moment its session goes.
+// api.Semaphore clients prune a holder the moment its session goes. An
+// api.Semaphore holder whose agent hangs is never told that its session
+// was invalidated: its slot is pruned and granted again, and the prefix
+// has N+1 believed holders for as long as the hang lasts (ours among them
+// stay within N).
 //
 // Waiters are served in arrival order: processes through a queue of
 // entries under the key, goroutines of one process in turn within it.

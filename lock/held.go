@@ -105,7 +105,11 @@ func (l *Held) Token() uint64 { return l.token }
 func (l *Held) Started() time.Time { return l.started }
 
 // Context is cancelled when the lock is lost or unlocked; context.Cause
-// gives the reason.
+// gives the reason as known at that moment: for a loss,
+// consulelect.ErrLockLost (or consulelect.ErrConsulUnreachable), since
+// the loss is acted on before Consul is asked how it happened. Reason
+// gives the refined reason (consulelect.ErrSessionInvalidated, ...) once
+// known; both match consulelect.ErrLockLost.
 func (l *Held) Context() context.Context { return l.ctx }
 
 type heldKey struct{}

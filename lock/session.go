@@ -57,7 +57,8 @@ type Session struct {
 // Option configures a Session.
 type Option func(*Session)
 
-// WithLogger sets the logger (default, and for nil: none).
+// WithLogger sets the logger (default, and for nil: none); for a
+// *slog.Logger, pass consulelect.FromSlog(l).
 func WithLogger(l hclog.Logger) Option {
 	return func(s *Session) {
 		if l != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/consulelect/consulelect"
@@ -114,134 +115,176 @@ func (q *queueState) ahead(session string) *api.KVPair {
 // the entry ahead of us (it leaves when it got the key, gave up, or its
 // session went).
 func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
-	var (
-		queued string      // the session our queue entry belongs to
-		late   string      // the session of an acquire or enqueue left unanswered (see Session.sweep)
-		q      *queueState // the current view; nil: read it
-		last   error
-	)
-	b := m.s.newBackoff()
-	delay := &hold.LockDelayWait{LockDelay: m.s.cfg.LockDelay, Clock: m.s.clock}
-	retry := func(err error) error {
-		last = err
-		if isPermanent(err) || !hold.Sleep(ctx, m.s.clock, b.NextBackOff()) {
-			return waitErr("wait", ctx, last)
-		}
-		return nil
-	}
-	defer func() {
-		switch {
-		case err == nil:
-		case queued != "":
-			m.dequeue(queued, leave) // the turn stays ours until that is done
-		default:
-			leave()
-		}
-		if late != "" {
-			m.s.sweep(m.key, late, m.leaveLine)
-		}
-	}()
+	w := &mutexWait{m: m, b: m.s.newBackoff(), delay: &hold.LockDelayWait{LockDelay: m.s.cfg.LockDelay, Clock: m.s.clock}}
+	defer func() { w.finish(err, leave) }()
 	for {
 		sid, err := m.s.current(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if queued != sid {
-			queued, q = "", nil // the session was replaced: its entry went with it
+		if w.queued != sid {
+			w.queued, w.q = "", nil // the session was replaced: its entry went with it
 		}
-		if q == nil {
-			if q, err = m.read(ctx); err != nil {
-				if err := retry(err); err != nil {
+		if w.q == nil {
+			if err := w.view(ctx, sid); err != nil {
+				if err := w.retry(ctx, err); err != nil {
 					return nil, err
 				}
 				continue
 			}
-			m.clean(ctx, q.dead)
-			if queued != "" && !q.queued(sid) && !q.mine(sid) {
-				queued = "" // our entry was deleted (by an operator): queue again
-			}
 		}
-		if q.key != nil && q.key.Flags != 0 && q.key.Flags != api.LockFlagValue {
-			return nil, fmt.Errorf("%w (flags %#x)", consulelect.ErrForeignKey, q.key.Flags)
-		}
-		if q.free() {
-			delay.Free(m.s.clock.Now())
-		} else {
-			delay.Taken()
-		}
-		if q.mine(sid) { // handed to us by the holder before (or an acquire whose answer was lost)
-			l, err := m.confirmMine(ctx, sid, q.after(sid), leave)
+		if l, again, err := w.step(ctx, sid, try, leave); l != nil || err != nil || again {
 			if l != nil || err != nil {
-				if l != nil {
-					queued = "" // the handoff deleted it, as does our acquire
-				}
 				return l, err
 			}
-			q = nil
 			continue
 		}
-		first := q.ahead(sid) == nil && (queued != "" || len(q.live) == 0)
-		if q.free() && first {
-			next := q.after(sid)
-			sent := m.s.clock.Now()
-			pair, out, err := m.acquire(ctx, sid, queued)
-			q = nil
-			switch hold.Judge(m.s.clock, sent, m.s.cfg.DemoteAfter, out, err) {
-			case hold.StepRetry:
-				queued = sid // it may have been applied: if we give up, dequeue releases the key
-				if !isPermanent(err) {
-					late = sid // or be applied later
-				}
-				if err := retry(err); err != nil {
-					return nil, err
-				}
-				continue
-			case hold.StepStale:
-				// Our session holds the key; the next read sees it mine and
-				// confirms it afresh, or, if we give up, dequeue releases it.
-				queued = sid
-				continue
-			case hold.StepHold:
-				b.Reset()
-				queued = "" // the acquire deleted it
-				return m.held(sid, pair, sent, next, leave)
-			case hold.StepNewSession:
-				m.s.forget(sid)
-				continue
-			case hold.StepLockDelay:
-				if !hold.Sleep(ctx, m.s.clock, delay.Next()) {
-					return nil, waitErr("wait", ctx, last)
-				}
-				continue
-			}
-			// Held by another after all (a client not in the queue).
-		}
-		if try {
-			return nil, ErrLocked
-		}
-		if queued == "" {
-			if err := m.enqueue(ctx, sid); err != nil {
-				if !isPermanent(err) {
-					late = sid // it may still be applied
-				}
-				if err := retry(err); err != nil {
-					return nil, err
-				}
-			} else {
-				queued = sid
-			}
-			q = nil
-			continue
-		}
-		if q == nil { // read again before waiting
-			continue
-		}
-		if q, err = m.wait(ctx, q, sid); err != nil {
-			if err := retry(err); err != nil {
+		if w.q, err = m.wait(ctx, w.q, sid); err != nil {
+			if err := w.retry(ctx, err); err != nil {
 				return nil, err
 			}
 		}
 	}
+}
+
+// mutexWait is one contend's state.
+type mutexWait struct {
+	m      *Mutex
+	queued string      // the session our queue entry belongs to
+	late   string      // the session of an acquire or enqueue left unanswered (see Session.sweep)
+	q      *queueState // the current view; nil: read it
+	last   error       // the last Consul error
+	b      backoff.BackOff
+	delay  *hold.LockDelayWait
+}
+
+// retry records err and backs off; it returns the wait's error when err
+// is permanent or ctx ended.
+func (w *mutexWait) retry(ctx context.Context, err error) error {
+	w.last = err
+	if isPermanent(err) || !hold.Sleep(ctx, w.m.s.clock, w.b.NextBackOff()) {
+		return waitErr("wait", ctx, w.last)
+	}
+	return nil
+}
+
+// finish undoes what a wait that ended with err left: its queue entry
+// (the turn stays ours until that is done) or its turn, and sweeps after a
+// request left unanswered.
+func (w *mutexWait) finish(err error, leave func()) {
+	switch {
+	case err == nil:
+	case w.queued != "":
+		w.m.dequeue(w.queued, leave)
+	default:
+		leave()
+	}
+	if w.late != "" {
+		w.m.s.sweep(w.m.key, w.late, w.m.leaveLine)
+	}
+}
+
+// view reads the key and the queue and removes dead entries.
+func (w *mutexWait) view(ctx context.Context, sid string) error {
+	q, err := w.m.read(ctx)
+	if err != nil {
+		return err
+	}
+	w.q = q
+	w.m.clean(ctx, q.dead)
+	if w.queued != "" && !q.queued(sid) && !q.mine(sid) {
+		w.queued = "" // our entry was deleted (by an operator): queue again
+	}
+	return nil
+}
+
+// step acts on the current view: the key handed to us, or free with us
+// first (acquire), or a place to take in the queue. It returns the held
+// lock or the wait's error when the wait is over; again asks for another
+// round (read again, or go on) at once; else the caller waits for a change.
+func (w *mutexWait) step(ctx context.Context, sid string, try bool, leave func()) (l *Held, again bool, err error) {
+	m, q := w.m, w.q
+	if q.key != nil && q.key.Flags != 0 && q.key.Flags != api.LockFlagValue {
+		return nil, false, fmt.Errorf("%w (flags %#x)", consulelect.ErrForeignKey, q.key.Flags)
+	}
+	if q.free() { // for the lock-delay's pacing
+		w.delay.Free(m.s.clock.Now())
+	} else {
+		w.delay.Taken()
+	}
+	if q.mine(sid) { // handed to us by the holder before (or an acquire whose answer was lost)
+		l, err := m.confirmMine(ctx, sid, q.after(sid), leave)
+		if l != nil {
+			w.queued = "" // the handoff deleted it, as does our acquire
+		}
+		w.q = nil
+		return l, true, err
+	}
+	first := q.ahead(sid) == nil && (w.queued != "" || len(q.live) == 0)
+	if q.free() && first {
+		l, again, err := w.acquire(ctx, sid, q.after(sid), leave)
+		if l != nil || err != nil || again {
+			return l, again, err
+		}
+		// Held by another after all (a client not in the queue).
+	}
+	switch {
+	case try:
+		return nil, false, ErrLocked
+	case w.queued == "":
+		if err := m.enqueue(ctx, sid); err != nil {
+			if !isPermanent(err) {
+				w.late = sid // it may still be applied
+			}
+			if err := w.retry(ctx, err); err != nil {
+				return nil, false, err
+			}
+		} else {
+			w.queued = sid
+		}
+		w.q = nil
+		return nil, true, nil
+	case w.q == nil: // read again before waiting
+		return nil, true, nil
+	}
+	return nil, false, nil
+}
+
+// acquire takes the free key (next: the waiter after us, for the handoff
+// at Unlock) and acts on the answer (hold.Judge); again asks for another
+// round; neither held nor again: the key is held by another after all.
+func (w *mutexWait) acquire(ctx context.Context, sid string, next *api.KVPair, leave func()) (l *Held, again bool, err error) {
+	m := w.m
+	sent := m.s.clock.Now()
+	pair, out, err := m.acquire(ctx, sid, w.queued)
+	w.q = nil
+	switch hold.Judge(m.s.clock, sent, m.s.cfg.DemoteAfter, out, err) {
+	case hold.StepRetry:
+		w.queued = sid // it may have been applied: if we give up, dequeue releases the key
+		if !isPermanent(err) {
+			w.late = sid // or be applied later
+		}
+		return nil, true, w.retry(ctx, err)
+	case hold.StepStale:
+		// Our session holds the key; the next read sees it mine and
+		// confirms it afresh, or, if we give up, dequeue releases it.
+		w.queued = sid
+		return nil, true, nil
+	case hold.StepHold:
+		w.b.Reset()
+		w.queued = "" // the acquire deleted it
+		l, err := m.held(sid, pair, sent, next, leave)
+		return l, false, err
+	case hold.StepNewSession:
+		m.s.forget(sid)
+		return nil, true, nil
+	case hold.StepLockDelay:
+		if !hold.Sleep(ctx, m.s.clock, w.delay.Next()) {
+			return nil, false, waitErr("wait", ctx, w.last)
+		}
+		return nil, true, nil
+	}
+	return nil, false, nil
 }
 
 // wait blocks until what decides our turn changes, and returns the view

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/consulelect/consulelect"
@@ -21,113 +22,152 @@ import (
 // queue as a contender and wait for a change (or for a gone holder's
 // pruning time).
 func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
-	var (
-		index  uint64
-		queued string    // the session whose contender key we made
-		late   string    // the session of a join or enqueue left unanswered (see Session.sweep)
-		wake   time.Time // when a gone holder may be pruned: the wait ends then
-		last   error
-	)
-	b := sem.s.newBackoff()
-	retry := func(err error) error {
-		last = err
-		if isPermanent(err) || !hold.Sleep(ctx, sem.s.clock, b.NextBackOff()) {
-			return waitErr("wait", ctx, last)
-		}
-		index = 0
-		return nil
-	}
-	conflicts := 0 // joins in a row that lost a race
-	defer func() {
-		switch {
-		case err == nil:
-		case queued != "":
-			sem.dequeue(queued, leave) // the turn stays ours until that is done
-		default:
-			leave()
-		}
-		if late != "" {
-			sem.s.sweep(sem.lockKey, late, sem.sweepOut)
-		}
-	}()
+	w := &semWait{sem: sem, b: sem.s.newBackoff()}
+	defer func() { w.finish(err, leave) }()
 	for {
 		sid, err := sem.s.current(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if queued != sid {
-			queued = ""
+		if w.queued != sid {
+			w.queued = ""
 		}
-		wait := sem.s.cfg.WaitTime
-		if !wake.IsZero() {
-			wait = min(wait, max(wake.Sub(sem.s.clock.Now())+10*time.Millisecond, time.Millisecond))
-		}
-		st, next, w, err := sem.read(ctx, index, wait)
-		wake = w
-		if err == nil {
-			index = next
-		} else if isPermanent(err) {
+		st, err := w.read(ctx)
+		switch {
+		case err != nil && isPermanent(err):
 			return nil, waitErr("wait", ctx, err)
-		} else {
-			if err := retry(err); err != nil {
+		case err != nil:
+			if err := w.retry(ctx, err); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		if slot, prunable := sem.mayTake(st, sid); slot {
-			sent := sem.s.clock.Now()
-			token, out, err := sem.join(ctx, st, sid, prunable)
-			if errors.Is(err, errConflict) { // another contender changed the lock first
-				index = 0
-				if conflicts++; conflicts > 3 && !hold.Sleep(ctx, sem.s.clock, b.NextBackOff()) {
-					return nil, waitErr("wait", ctx, err)
-				}
-				continue
+			l, again, err := w.join(ctx, st, sid, prunable, leave)
+			if l != nil || err != nil {
+				return l, err
 			}
-			switch hold.Judge(sem.s.clock, sent, sem.s.cfg.DemoteAfter, out, err) {
-			case hold.StepRetry:
-				queued = sid // it may have been applied: if we give up, dequeue leaves the holders
-				if !isPermanent(err) {
-					late = sid // or be applied later
-				}
-				if err := retry(err); err != nil {
-					return nil, err
-				}
+			if again {
 				continue
-			case hold.StepStale:
-				// Our session is in the holders, so the next join is a CAS
-				// dated afresh.
-				queued = sid
-				index = 0
-				continue
-			case hold.StepHold:
-				b.Reset()
-				queued = ""
-				return sem.held(sid, token, sent, leave)
-			case hold.StepNewSession:
-				sem.s.forget(sid)
-				index = 0
-				continue
-			default:
-				conflicts = 0
 			}
 		}
 		if try {
 			return nil, ErrLocked
 		}
-		if queued == "" {
-			if err := sem.enqueue(ctx, sid); err != nil {
-				if !isPermanent(err) {
-					late = sid // it may still be applied
-				}
-				if err := retry(err); err != nil {
-					return nil, err
-				}
-				continue
+		if w.queued == "" {
+			if err := w.enqueue(ctx, sid); err != nil {
+				return nil, err
 			}
-			queued, index = sid, 0
 		}
 	}
+}
+
+// semWait is one contend's state.
+type semWait struct {
+	sem       *Semaphore
+	index     uint64
+	queued    string    // the session whose contender key we made
+	late      string    // the session of a join or enqueue left unanswered (see Session.sweep)
+	wake      time.Time // when a gone holder may be pruned: the wait ends then
+	last      error     // the last Consul error
+	conflicts int       // joins in a row that lost a race
+	b         backoff.BackOff
+}
+
+// retry records err and backs off, to read again from a fresh index; it
+// returns the wait's error when err is permanent or ctx ended.
+func (w *semWait) retry(ctx context.Context, err error) error {
+	w.last = err
+	if isPermanent(err) || !hold.Sleep(ctx, w.sem.s.clock, w.b.NextBackOff()) {
+		return waitErr("wait", ctx, w.last)
+	}
+	w.index = 0
+	return nil
+}
+
+// finish undoes what a wait that ended with err left: its contender key
+// (the turn stays ours until that is done) or its turn, and sweeps after a
+// request left unanswered.
+func (w *semWait) finish(err error, leave func()) {
+	switch {
+	case err == nil:
+	case w.queued != "":
+		w.sem.dequeue(w.queued, leave)
+	default:
+		leave()
+	}
+	if w.late != "" {
+		w.sem.s.sweep(w.sem.lockKey, w.late, w.sem.sweepOut)
+	}
+}
+
+// read waits for the prefix to change (WaitTime, or until a gone holder
+// may be pruned) and returns what it holds.
+func (w *semWait) read(ctx context.Context) (*semState, error) {
+	s := w.sem.s
+	wait := s.cfg.WaitTime
+	if !w.wake.IsZero() {
+		wait = min(wait, max(w.wake.Sub(s.clock.Now())+10*time.Millisecond, time.Millisecond))
+	}
+	st, next, wake, err := w.sem.read(ctx, w.index, wait)
+	w.wake = wake
+	if err == nil {
+		w.index = next
+	}
+	return st, err
+}
+
+// enqueue makes our contender key; it returns the wait's error only when
+// the failure ends the wait.
+func (w *semWait) enqueue(ctx context.Context, sid string) error {
+	if err := w.sem.enqueue(ctx, sid); err != nil {
+		if !isPermanent(err) {
+			w.late = sid // it may still be applied
+		}
+		return w.retry(ctx, err)
+	}
+	w.queued, w.index = sid, 0
+	return nil
+}
+
+// join takes a slot (prunable: the gone holders it may remove) and acts
+// on the answer (hold.Judge); again asks for another round at once;
+// neither held nor again: no slot after all, wait for a change.
+func (w *semWait) join(ctx context.Context, st *semState, sid string, prunable []string, leave func()) (l *Held, again bool, err error) {
+	sem := w.sem
+	sent := sem.s.clock.Now()
+	token, out, err := sem.join(ctx, st, sid, prunable)
+	if errors.Is(err, errConflict) { // another contender changed the lock first
+		w.index = 0
+		if w.conflicts++; w.conflicts > 3 && !hold.Sleep(ctx, sem.s.clock, w.b.NextBackOff()) {
+			return nil, false, waitErr("wait", ctx, err)
+		}
+		return nil, true, nil
+	}
+	switch hold.Judge(sem.s.clock, sent, sem.s.cfg.DemoteAfter, out, err) {
+	case hold.StepRetry:
+		w.queued = sid // it may have been applied: if we give up, dequeue leaves the holders
+		if !isPermanent(err) {
+			w.late = sid // or be applied later
+		}
+		return nil, true, w.retry(ctx, err)
+	case hold.StepStale:
+		// Our session is in the holders, so the next join is a CAS dated
+		// afresh.
+		w.queued, w.index = sid, 0
+		return nil, true, nil
+	case hold.StepHold:
+		w.b.Reset()
+		w.queued = ""
+		l, err := sem.held(sid, token, sent, leave)
+		return l, false, err
+	case hold.StepNewSession:
+		sem.s.forget(sid)
+		w.index = 0
+		return nil, true, nil
+	}
+	w.conflicts = 0
+	return nil, false, nil
 }
 
 // newNonce is 16 random hex digits.

@@ -131,6 +131,10 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	defer func() { <-s.create }()
 	s.mu.Lock()
 	id, closed := s.id, s.closed
+	if id == "" && !s.beat && !closed {
+		s.beat = true
+		s.hb.Start(context.Background()) // stopped by Close
+	}
 	s.mu.Unlock()
 	switch {
 	case closed:
@@ -138,12 +142,29 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	case id != "":
 		return id, nil
 	}
-	s.mu.Lock()
-	if !s.beat && !s.closed {
-		s.beat = true
-		s.hb.Start(context.Background()) // stopped by Close
+	id, err := s.createSession(ctx)
+	if err != nil {
+		return "", err
 	}
-	s.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed { // closed meanwhile: Close destroys what it knows, so do it here
+		s.mu.Unlock()
+		s.destroy(context.Background(), id)
+		s.mu.Lock()
+		return "", ErrClosed
+	}
+	s.id = id
+	if s.holds[id] == 0 {
+		s.hb.SetWaiting(id, true)
+	}
+	s.log.Debug("session created", "session", id)
+	return id, nil
+}
+
+// createSession creates a Consul session linked to the heartbeat's check,
+// retrying transient errors until ctx ends; the error says why it failed.
+func (s *Session) createSession(ctx context.Context) (string, error) {
 	var last error
 	b := s.newBackoff()
 	id, err := hold.CreateSession(ctx, s.client, s.hb, hold.SessionSpec{
@@ -169,19 +190,6 @@ func (s *Session) current(ctx context.Context) (string, error) {
 	if err != nil || id == "" {
 		return "", waitErr("create session", ctx, last)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed { // closed meanwhile: Close destroys what it knows, so do it here
-		s.mu.Unlock()
-		s.destroy(context.Background(), id)
-		s.mu.Lock()
-		return "", ErrClosed
-	}
-	s.id = id
-	if s.holds[id] == 0 {
-		s.hb.SetWaiting(id, true)
-	}
-	s.log.Debug("session created", "session", id)
 	return id, nil
 }
 

@@ -105,12 +105,31 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 	if m.lockKey == nil {
 		m.lockKey = func(key string) string { return key }
 	}
-	var errs []error
-	check := func(err error) {
-		if err != nil {
+	errs := append(m.leaderInstruments(meter, o), m.lockInstruments(meter, o)...)
+	if len(errs) == 0 {
+		if _, err := meter.RegisterCallback(m.observe, m.status, m.stragglers, m.deadline); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("consulelectotel: %w", errs[0])
+	}
+	return m, nil
+}
+
+// instrumentErrs collects the errors of creating instruments.
+type instrumentErrs []error
+
+func (e *instrumentErrs) check(err error) {
+	if err != nil {
+		*e = append(*e, err)
+	}
+}
+
+// leaderInstruments creates the elector's instruments.
+func (m *Metrics) leaderInstruments(meter metric.Meter, o options) []error {
+	var errs instrumentErrs
+	check := errs.check
 	var err error
 	m.status, err = meter.Int64ObservableGauge("consulelect.leader.status", metric.WithUnit("1"),
 		metric.WithDescription("Leadership of the key: 1 while this process leads it, 0 while it is a standby."))
@@ -137,6 +156,14 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 	m.stragglers, err = meter.Int64ObservableGauge("consulelect.leader.stragglers", metric.WithUnit("{worker}"),
 		metric.WithDescription("Leader work still running after its term ended (the key stays held: restart the process)."))
 	check(err)
+	return errs
+}
+
+// lockInstruments creates the lock package's instruments.
+func (m *Metrics) lockInstruments(meter metric.Meter, o options) []error {
+	var errs instrumentErrs
+	check := errs.check
+	var err error
 	m.lockHeld, err = meter.Int64UpDownCounter("consulelect.lock.held", metric.WithUnit("{lock}"),
 		metric.WithDescription("Locks and semaphore slots (key: a semaphore's prefix) held now."))
 	check(err)
@@ -150,14 +177,7 @@ func New(mp metric.MeterProvider, opts ...Option) (*Metrics, error) {
 	m.lockErrors, err = meter.Int64Counter("consulelect.lock.consul.errors", metric.WithUnit("{error}"),
 		metric.WithDescription("Failed Consul requests of lock sessions, by class (permanent: retrying will not fix it; transient)."))
 	check(err)
-	if len(errs) == 0 {
-		_, err = meter.RegisterCallback(m.observe, m.status, m.stragglers, m.deadline)
-		check(err)
-	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("consulelectotel: %w", errs[0])
-	}
-	return m, nil
+	return errs
 }
 
 // Leader returns the functions to pass to leader.WithMetrics; every field

@@ -86,7 +86,36 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	m := &Metrics{
+	m := leaderMetrics(o)
+	m.lockHeld, m.lockWait, m.lockReleases, m.lockErrors = lockMetrics(o)
+	m.lockKey = o.lockKey
+	if m.lockKey == nil {
+		m.lockKey = func(key string) string { return key }
+	}
+	cs := []prometheus.Collector{m.status, m.started, m.ended, m.rtt, m.leaderErrors, m.handoffs, m.stragglers,
+		m.deadlines, m.lockHeld, m.lockWait, m.lockReleases, m.lockErrors}
+	if err := register(reg, cs); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// register registers cs with reg, all or none.
+func register(reg prometheus.Registerer, cs []prometheus.Collector) error {
+	for i, c := range cs {
+		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
+			return fmt.Errorf("consulelectprom: %w", err)
+		}
+	}
+	return nil
+}
+
+// leaderMetrics returns Metrics with the elector's collectors.
+func leaderMetrics(o options) *Metrics {
+	return &Metrics{
 		status: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "leader_election_master_status",
 			Help: "Leadership of the key (label name): 1 while this process leads it, 0 while it is a standby.",
@@ -122,39 +151,29 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 				[]string{"key"}, nil),
 			watched: map[string][]*leader.Elector{},
 		},
-		lockHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: namespace, Subsystem: "lock", Name: "held",
-			Help: "Locks and semaphore slots (label key: a semaphore's prefix) held now.",
-		}, []string{"key"}),
-		lockWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Subsystem: "lock", Name: "wait_seconds",
-			Help:    "How long each successful Lock, TryLock, Acquire or TryAcquire took.",
-			Buckets: o.waitBuckets,
-		}, []string{"key"}),
-		lockReleases: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "lock", Name: "releases_total",
-			Help: "Holds ended, by reason (unlocked, closed, session_invalidated, key_released, key_deleted, key_taken, lock_lost, consul_unreachable, other).",
-		}, []string{"key", "reason"}),
-		lockErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "lock", Name: "consul_errors_total",
-			Help: "Failed Consul requests of lock sessions, by class (permanent: retrying will not fix it; transient).",
-		}, []string{"class"}),
-		lockKey: o.lockKey,
 	}
-	if m.lockKey == nil {
-		m.lockKey = func(key string) string { return key }
-	}
-	cs := []prometheus.Collector{m.status, m.started, m.ended, m.rtt, m.leaderErrors, m.handoffs, m.stragglers,
-		m.deadlines, m.lockHeld, m.lockWait, m.lockReleases, m.lockErrors}
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("consulelectprom: %w", err)
-		}
-	}
-	return m, nil
+}
+
+// lockMetrics returns the lock package's collectors.
+func lockMetrics(o options) (*prometheus.GaugeVec, *prometheus.HistogramVec, *prometheus.CounterVec, *prometheus.CounterVec) {
+	held := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Subsystem: "lock", Name: "held",
+		Help: "Locks and semaphore slots (label key: a semaphore's prefix) held now.",
+	}, []string{"key"})
+	wait := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Subsystem: "lock", Name: "wait_seconds",
+		Help:    "How long each successful Lock, TryLock, Acquire or TryAcquire took.",
+		Buckets: o.waitBuckets,
+	}, []string{"key"})
+	releases := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "lock", Name: "releases_total",
+		Help: "Holds ended, by reason (unlocked, closed, session_invalidated, key_released, key_deleted, key_taken, lock_lost, consul_unreachable, other).",
+	}, []string{"key", "reason"})
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Subsystem: "lock", Name: "consul_errors_total",
+		Help: "Failed Consul requests of lock sessions, by class (permanent: retrying will not fix it; transient).",
+	}, []string{"class"})
+	return held, wait, releases, errs
 }
 
 // Leader returns the functions to pass to leader.WithMetrics; every field

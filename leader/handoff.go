@@ -212,6 +212,16 @@ func (e *Elector) casPut(ctx context.Context, pair *api.KVPair) {
 // needs key:read on key and key:write on <key>/.handoff, and uses the
 // client's datacenter.
 func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*Holder, error) {
+	old, err := requestHandOff(ctx, client, key, to)
+	if err != nil {
+		return old, err
+	}
+	return awaitHandOff(ctx, client, key, to, old)
+}
+
+// requestHandOff writes the request for the current holder of key, which
+// it returns (with the error when it cannot be asked).
+func requestHandOff(ctx context.Context, client *api.Client, key, to string) (*Holder, error) {
 	kv, reqKey := client.KV(), key+requestSuffix
 	pair, _, err := kv.Get(key, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
@@ -244,7 +254,14 @@ func RequestHandOff(ctx context.Context, client *api.Client, key, to string) (*H
 	case !ok:
 		return nil, fmt.Errorf("write %q: another request was written at the same time", reqKey)
 	}
-	// One blocking query on the prefix follows both the key and the request.
+	return &old, nil
+}
+
+// awaitHandOff follows key and its request, with one blocking query on
+// the prefix, until the leader old handed over or refused, or ctx ended
+// (then the request is withdrawn).
+func awaitHandOff(ctx context.Context, client *api.Client, key, to string, old *Holder) (*Holder, error) {
+	kv, reqKey := client.KV(), key+requestSuffix
 	var wait uint64
 	for {
 		pairs, qm, err := kv.List(key, (&api.QueryOptions{WaitIndex: wait, RequireConsistent: wait == 0}).WithContext(ctx))

@@ -24,47 +24,17 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 	defer stopOnCancel()
 	defer close(t.released)
 
-	e.hb.SetWaiting(session, false) // renewed at once, and every SessionTTL/2 while it holds the key
-
-	own := ownHolder(value, session, lock.ModifyIndex) // a transaction's result carries no value
-	e.metrics.termStarted(e.cfg.Key, t.token)          // before IsLeader says so
-	// The term first, then the holder: an observer that sees this elector
-	// as the holder (Observe) finds IsLeader true and can Resign.
-	e.state.setRole(RoleLeader, t, e.clock.Now())
-	e.state.setHolder(&own)
-	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
-		"token", t.token, "lock_index", lock.LockIndex)
-
+	e.announce(t, session, lock, value)
 	if e.group == nil {
 		line.setLeading(true) // it yields by the line: keep it fresh
 		defer line.setLeading(false)
 	}
 	e.adv.set(ctx, true) // advertised by its goroutine, soon
 	w := e.startWork(t)
-	var watch watchers
-	if e.group == nil { // a Group yields by its balancer, and follows no requests (one query per key)
-		watch.goRun(func() { e.yieldLoop(t, line) })
-		watch.goRun(func() { e.watchRequests(t, line) })
-	}
-	if e.group != nil {
-		e.group.watch(e, t, session) // confirmed in batches with the group's other terms
-		<-t.Done()
-		e.group.unwatch(t)
-	} else {
-		e.confirmLoop(t, session, lock, sent)
-	}
-	if t.needsRefine() {
-		t.refine(e.lossReason(ctx, session))
-	}
-
+	watch := e.keepTerm(ctx, t, session, lock, sent, line)
 	e.adv.set(ctx, false) // at once after a loss (a graceful end did it before)
 	watch.wait()
-	reason := t.Reason()
-	e.metrics.termEnded(e.cfg.Key, reason, t.Ended().Sub(t.started))
-	e.state.setRole(RoleFollower, nil, t.Ended())
-	e.state.setHolder(nil) // unknown until the key is read again
-	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
-		"token", t.token, "reason", reason, "held_for", t.Ended().Sub(t.started))
+	reason := e.recordEnd(t, session)
 
 	if !e.awaitWork(ctx, t, session, w) {
 		// Leader work outlived the stop context: keep the key (no release),
@@ -83,6 +53,56 @@ func (e *Elector) lead(ctx context.Context, session string, lock *api.KVPair, va
 		t.freed = e.releaseWithRetry(ctx, session, value, r)
 	}
 	return e.pauseAfter(reason)
+}
+
+// announce makes term t of session (the key's lock, written with value)
+// known: metrics, Status, the holder and the log.
+func (e *Elector) announce(t *Term, session string, lock *api.KVPair, value []byte) {
+	e.hb.SetWaiting(session, false) // renewed at once, and every SessionTTL/2 while it holds the key
+
+	own := ownHolder(value, session, lock.ModifyIndex) // a transaction's result carries no value
+	e.metrics.termStarted(e.cfg.Key, t.token)          // before IsLeader says so
+	// The term first, then the holder: an observer that sees this elector
+	// as the holder (Observe) finds IsLeader true and can Resign.
+	e.state.setRole(RoleLeader, t, e.clock.Now())
+	e.state.setHolder(&own)
+	e.log.Info("elected", "identity", e.cfg.Identity, "session", session,
+		"token", t.token, "lock_index", lock.LockIndex)
+}
+
+// keepTerm confirms term t until it ends (alone, or in its Group's
+// batches), with the watchers that yield it and follow handoff requests
+// (not in a Group), and finds out how it was lost. The caller waits for the
+// watchers.
+func (e *Elector) keepTerm(ctx context.Context, t *Term, session string, lock *api.KVPair, sent time.Time, line *candidates) *watchers {
+	watch := &watchers{}
+	if e.group != nil {
+		e.group.watch(e, t, session) // confirmed in batches with the group's other terms
+		<-t.Done()
+		e.group.unwatch(t)
+	} else {
+		// A Group yields by its balancer, and follows no requests (one
+		// query per key).
+		watch.goRun(func() { e.yieldLoop(t, line) })
+		watch.goRun(func() { e.watchRequests(t, line) })
+		e.confirmLoop(t, session, lock, sent)
+	}
+	if t.needsRefine() {
+		t.refine(e.lossReason(ctx, session))
+	}
+	return watch
+}
+
+// recordEnd records the end of term t of session (metrics, Status, the
+// log) and returns its reason.
+func (e *Elector) recordEnd(t *Term, session string) error {
+	reason := t.Reason()
+	e.metrics.termEnded(e.cfg.Key, reason, t.Ended().Sub(t.started))
+	e.state.setRole(RoleFollower, nil, t.Ended())
+	e.state.setHolder(nil) // unknown until the key is read again
+	e.log.Info("demoted", "identity", e.cfg.Identity, "session", session,
+		"token", t.token, "reason", reason, "held_for", t.Ended().Sub(t.started))
+	return reason
 }
 
 // releaseWithRetry releases the key after a term, retrying transient

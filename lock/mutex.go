@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/consulelect/consulelect"
@@ -115,8 +114,9 @@ func (q *queueState) ahead(session string) *api.KVPair {
 // the entry ahead of us (it leaves when it got the key, gave up, or its
 // session went).
 func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
-	w := &mutexWait{m: m, b: m.s.newBackoff(), delay: &hold.LockDelayWait{LockDelay: m.s.cfg.LockDelay, Clock: m.s.clock}}
-	defer func() { w.finish(err, leave) }()
+	w := &mutexWait{waiting: waiting{s: m.s, b: m.s.newBackoff()}, m: m,
+		delay: &hold.LockDelayWait{LockDelay: m.s.cfg.LockDelay, Clock: m.s.clock}}
+	defer func() { w.finish(err, leave, m.dequeue, m.key, m.leaveLine) }()
 	for {
 		sid, err := m.s.current(ctx)
 		if err != nil {
@@ -127,7 +127,7 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 		}
 		if w.q == nil {
 			if err := w.view(ctx, sid); err != nil {
-				if err := w.retry(ctx, err); err != nil {
+				if err := w.backOff(ctx, err); err != nil {
 					return nil, err
 				}
 				continue
@@ -140,7 +140,7 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 			continue
 		}
 		if w.q, err = m.wait(ctx, w.q, sid); err != nil {
-			if err := w.retry(ctx, err); err != nil {
+			if err := w.backOff(ctx, err); err != nil {
 				return nil, err
 			}
 		}
@@ -149,39 +149,10 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 
 // mutexWait is one contend's state.
 type mutexWait struct {
-	m      *Mutex
-	queued string      // the session our queue entry belongs to
-	late   string      // the session of an acquire or enqueue left unanswered (see Session.sweep)
-	q      *queueState // the current view; nil: read it
-	last   error       // the last Consul error
-	b      backoff.BackOff
-	delay  *hold.LockDelayWait
-}
-
-// retry records err and backs off; it returns the wait's error when err
-// is permanent or ctx ended.
-func (w *mutexWait) retry(ctx context.Context, err error) error {
-	w.last = err
-	if isPermanent(err) || !hold.Sleep(ctx, w.m.s.clock, w.b.NextBackOff()) {
-		return waitErr("wait", ctx, w.last)
-	}
-	return nil
-}
-
-// finish undoes what a wait that ended with err left: its queue entry
-// (the turn stays ours until that is done) or its turn, and sweeps after a
-// request left unanswered.
-func (w *mutexWait) finish(err error, leave func()) {
-	switch {
-	case err == nil:
-	case w.queued != "":
-		w.m.dequeue(w.queued, leave)
-	default:
-		leave()
-	}
-	if w.late != "" {
-		w.m.s.sweep(w.m.key, w.late, w.m.leaveLine)
-	}
+	waiting
+	m     *Mutex
+	q     *queueState // the current view; nil: read it
+	delay *hold.LockDelayWait
 }
 
 // view reads the key and the queue and removes dead entries.
@@ -236,7 +207,7 @@ func (w *mutexWait) step(ctx context.Context, sid string, try bool, leave func()
 			if !isPermanent(err) {
 				w.late = sid // it may still be applied
 			}
-			if err := w.retry(ctx, err); err != nil {
+			if err := w.backOff(ctx, err); err != nil {
 				return nil, false, err
 			}
 		} else {
@@ -264,7 +235,7 @@ func (w *mutexWait) acquire(ctx context.Context, sid string, next *api.KVPair, l
 		if !isPermanent(err) {
 			w.late = sid // or be applied later
 		}
-		return nil, true, w.retry(ctx, err)
+		return nil, true, w.backOff(ctx, err)
 	case hold.StepStale:
 		// Our session holds the key; the next read sees it mine and
 		// confirms it afresh, or, if we give up, dequeue releases it.

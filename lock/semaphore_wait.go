@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/consul/api"
 
 	"github.com/consulelect/consulelect"
@@ -22,8 +21,8 @@ import (
 // queue as a contender and wait for a change (or for a gone holder's
 // pruning time).
 func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *Held, err error) {
-	w := &semWait{sem: sem, b: sem.s.newBackoff()}
-	defer func() { w.finish(err, leave) }()
+	w := &semWait{waiting: waiting{s: sem.s, b: sem.s.newBackoff()}, sem: sem}
+	defer func() { w.finish(err, leave, sem.dequeue, sem.lockKey, sem.sweepOut) }()
 	for {
 		sid, err := sem.s.current(ctx)
 		if err != nil {
@@ -64,41 +63,21 @@ func (sem *Semaphore) contend(ctx context.Context, try bool, leave func()) (_ *H
 
 // semWait is one contend's state.
 type semWait struct {
+	waiting
 	sem       *Semaphore
 	index     uint64
-	queued    string    // the session whose contender key we made
-	late      string    // the session of a join or enqueue left unanswered (see Session.sweep)
 	wake      time.Time // when a gone holder may be pruned: the wait ends then
-	last      error     // the last Consul error
 	conflicts int       // joins in a row that lost a race
-	b         backoff.BackOff
 }
 
-// retry records err and backs off, to read again from a fresh index; it
-// returns the wait's error when err is permanent or ctx ended.
+// retry backs off after err (waiting.backOff), to read again from a fresh
+// index.
 func (w *semWait) retry(ctx context.Context, err error) error {
-	w.last = err
-	if isPermanent(err) || !hold.Sleep(ctx, w.sem.s.clock, w.b.NextBackOff()) {
-		return waitErr("wait", ctx, w.last)
+	if err := w.backOff(ctx, err); err != nil {
+		return err
 	}
 	w.index = 0
 	return nil
-}
-
-// finish undoes what a wait that ended with err left: its contender key
-// (the turn stays ours until that is done) or its turn, and sweeps after a
-// request left unanswered.
-func (w *semWait) finish(err error, leave func()) {
-	switch {
-	case err == nil:
-	case w.queued != "":
-		w.sem.dequeue(w.queued, leave)
-	default:
-		leave()
-	}
-	if w.late != "" {
-		w.sem.s.sweep(w.sem.lockKey, w.late, w.sem.sweepOut)
-	}
 }
 
 // read waits for the prefix to change (WaitTime, or until a gone holder

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -311,9 +312,25 @@ func TestRunSignals(t *testing.T) {
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	_ = p.cmd.Process.Kill()
 	p.wait(t, 5*time.Second)
-	consultest.WaitFor(t, 5*time.Second, "the command to die with run", func() bool {
-		return syscall.Kill(pid, 0) != nil
-	})
+	consultest.WaitFor(t, 5*time.Second, "the command to die with run", func() bool { return dead(pid) })
+}
+
+// dead reports whether process pid has exited: gone, or a zombie that its
+// new parent has not reaped yet (in a container whose init does not reap,
+// that can take a while, or forever).
+func dead(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// The state follows the command name, which is in parentheses.
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] == 'Z' || b[i+2] == 'X'
+	}
+	return false
 }
 
 // -lock runs the command once under the lock, with the lock's token; a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"time"
 
@@ -63,7 +64,8 @@ func runScheduler(ctx context.Context) error {
 // The README's fx quick start (between the readme markers): the module,
 // a worker, a hook, and the health endpoints on the app's mux.
 func Example_quickStart() {
-	var e *leader.Elector // readme:hide
+	var e *leader.Elector          // readme:hide
+	served := make(chan string, 1) // readme:hide
 	// readme:begin fx-quick-start
 	app := fx.New(
 		fx.Provide(func() (*api.Client, error) { return api.NewClient(api.DefaultConfig()) }), // or your own *api.Client
@@ -84,6 +86,21 @@ func Example_quickStart() {
 			mux.Handle("/leader", h.LeaderOnly)
 			mux.Handle("/healthz", h.Liveness)
 		}),
+		fx.Invoke(func(lc fx.Lifecycle, mux *http.ServeMux) { // serve the mux (your service may already)
+			srv := &http.Server{Handler: mux}
+			lc.Append(fx.Hook{
+				OnStart: func(context.Context) error {
+					ln, err := net.Listen("tcp", "127.0.0.1:0") // your service's address, e.g. ":8080"
+					if err != nil {
+						return err
+					}
+					go srv.Serve(ln)
+					served <- ln.Addr().String() // readme:hide
+					return nil
+				},
+				OnStop: srv.Shutdown,
+			})
+		}),
 		fx.Populate(&e), // readme:hide
 		fx.NopLogger,    // readme:hide
 	)
@@ -96,12 +113,17 @@ func Example_quickStart() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	fmt.Println("leading:", e.IsLeader())
+	if resp, err := http.Get("http://" + <-served + "/leader"); err == nil {
+		fmt.Println("GET /leader:", resp.StatusCode) // the endpoints are served
+		resp.Body.Close()
+	}
 	if err := app.Stop(context.Background()); err != nil {
 		fmt.Println(err)
 	}
 	fmt.Println("stopped:", e.Status().Role)
 	// Output:
 	// leading: true
+	// GET /leader: 200
 	// stopped: stopped
 }
 

@@ -191,11 +191,12 @@ func (f *follower) try(ctx context.Context, note releaseNote, d time.Duration) (
 
 // why is the reason this elector will lead, for the key's value.
 func (f *follower) why(note releaseNote) string {
+	bal := f.e.balancer()
 	switch {
 	case note.HandTo == f.e.serviceID:
 		return fmt.Sprintf("handed over by %s (%s)", note.ID, note.Cause)
-	case f.e.balancer() != nil:
-		return f.e.balancer().why()
+	case bal != nil:
+		return bal.why()
 	default:
 		return f.line.why(f.lastHolder)
 	}

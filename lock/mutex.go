@@ -133,10 +133,11 @@ func (m *Mutex) contend(ctx context.Context, try bool, leave func()) (_ *Held, e
 				continue
 			}
 		}
-		if l, again, err := w.step(ctx, sid, try, leave); l != nil || err != nil || again {
-			if l != nil || err != nil {
-				return l, err
-			}
+		l, again, err := w.step(ctx, sid, try, leave)
+		switch {
+		case l != nil || err != nil:
+			return l, err
+		case again:
 			continue
 		}
 		if w.q, err = m.wait(ctx, w.q, sid); err != nil {

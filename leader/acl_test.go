@@ -65,14 +65,19 @@ func TestLeastPrivilegeACLPolicy(t *testing.T) {
 	withNodes, _ := clientWithPolicy(t, srv, "consulelect-svc-nodes", strategyPolicy)
 	e4 := startElector(t, withNodes, cfgFor(key, "e4"))
 	e5 := startElector(t, withNodes, cfgFor(key, "e5"))
-	waitFor(t, 10*time.Second, "the line with the strategy policy, in e4's and e5's views", func() bool {
-		for _, e := range []*leader.Elector{e4, e5} {
-			if st := e.Status(); st.CandidatesError != nil || len(st.Candidates) < 2 {
-				return false
+	sees := func(e *leader.Elector, id string) bool {
+		st := e.Status()
+		if st.CandidatesError != nil {
+			return false
+		}
+		for _, c := range st.Candidates {
+			if c.Identity == id {
+				return true
 			}
 		}
-		return true
-	})
+		return false
+	}
+	waitFor(t, 10*time.Second, "e4 and e5 in each other's line", func() bool { return sees(e4, "e5") && sees(e5, "e4") })
 	if err := e2.HandOff(context.Background(), "e4"); !errors.Is(err, leader.ErrNoCandidate) {
 		t.Errorf("HandOff without node:read: %v, want ErrNoCandidate (it cannot see e4)", err)
 	}
